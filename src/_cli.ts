@@ -1,0 +1,141 @@
+// Helpers shared by the executables (server.ts, client.ts). Not part of the published API:
+// they turn bad command-line input into one clear line and an exit code, never a stack trace.
+
+import { type Args, parseArgs, type ParseOptions } from "@std/cli/parse-args";
+
+/** Exit code for bad command-line usage (unknown flag, bad value), as BSD's EX_USAGE-style 2. */
+export const EXIT_USAGE = 2;
+/** Exit code for a runtime failure (port in use, connection refused, missing permission). */
+export const EXIT_FAILURE = 1;
+
+/** A failure the executable reports as one line on stderr before exiting with `exitCode`. */
+export class CliError extends Error {
+  /** The process exit code to use. */
+  readonly exitCode: number;
+  /** Whether the usage text follows the message. */
+  readonly showUsage: boolean;
+
+  constructor(message: string, exitCode = EXIT_FAILURE, showUsage = false) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+    this.showUsage = showUsage;
+  }
+}
+
+/** A usage error: the message, then the usage text, exit code 2. */
+export function usageError(message: string): CliError {
+  return new CliError(message, EXIT_USAGE, true);
+}
+
+/**
+ * `parseArgs` that rejects unknown flags instead of silently accepting them.
+ * Positional arguments are left to the caller.
+ */
+export function parseFlags<const O extends ParseOptions>(
+  args: string[],
+  options: O,
+): Args<Record<string, unknown>> {
+  const unknown: string[] = [];
+  const parsed = parseArgs(args, {
+    ...options,
+    unknown(arg: string, key?: string) {
+      if (key === undefined) return true; // a positional argument
+      unknown.push(arg);
+      return false;
+    },
+  });
+  if (unknown.length > 0) {
+    throw usageError(`unknown option: ${unknown[0]}`);
+  }
+  return parsed as Args<Record<string, unknown>>;
+}
+
+/** Reads an optional string flag, rejecting `--flag` given with no value or given twice. */
+export function stringFlag(
+  args: Args<Record<string, unknown>>,
+  name: string,
+): string | undefined {
+  const value = args[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) {
+    throw usageError(`--${name} was given more than once`);
+  }
+  if (typeof value !== "string" || value === "") {
+    throw usageError(`--${name} needs a value`);
+  }
+  return value;
+}
+
+/** Parses a whole number in `[min, max]` from a flag value, or throws a usage error. */
+export function integerFlag(
+  args: Args<Record<string, unknown>>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = stringFlag(args, name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw usageError(
+      `--${name} must be a whole number from ${min} to ${max}, got "${text}"`,
+    );
+  }
+  return Number(text);
+}
+
+/** Parses a TCP port (0 to 65535; 0 lets the system pick one) from a flag. */
+export function portFlag(
+  args: Args<Record<string, unknown>>,
+  name: string,
+  fallback: number,
+): number {
+  return integerFlag(args, name, fallback, 0, 65535);
+}
+
+/**
+ * Ensures network permission before anything starts. Deno would otherwise prompt (on a terminal)
+ * or throw `NotCapable` deep inside a call (without one); this says what to do in one line.
+ */
+export function requireNetPermission(program: string): void {
+  const state = Deno.permissions.querySync({ name: "net" }).state;
+  if (state === "granted") return;
+  if (
+    state === "prompt" && Deno.stdin.isTerminal() &&
+    Deno.permissions.requestSync({ name: "net" }).state === "granted"
+  ) {
+    return;
+  }
+  throw new CliError(
+    `network access is needed: run it as \`deno run -N ${program}\``,
+  );
+}
+
+/**
+ * Runs an executable's `main`, turning a `CliError` (or any other error) into one line on
+ * stderr and an exit code. `usage` is printed after usage errors.
+ */
+export async function runMain(
+  program: string,
+  usage: string,
+  main: () => Promise<void> | void,
+): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    if (error instanceof CliError) {
+      console.error(`${program}: ${error.message}`);
+      if (error.showUsage) console.error(`\n${usage}`);
+      Deno.exit(error.exitCode);
+    }
+    console.error(`${program}: ${describeError(error)}`);
+    Deno.exit(EXIT_FAILURE);
+  }
+}
+
+/** One line describing an error, without its stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
