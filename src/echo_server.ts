@@ -1,0 +1,620 @@
+/**
+ * A TCP echo server: it sends every byte it receives back to the sender, or, in
+ * reply mode, reads one message, answers it and closes, like the classic Python
+ * socket server example.
+ *
+ * @module
+ */
+
+import { formatHostPort, isDisconnectError, writeAll } from "./_net.ts";
+
+/**
+ * Why a connection ended, as reported to
+ * {@linkcode EchoServerOptions.onConnectionClose}:
+ *
+ * - `"closed"`: the client finished (end of input), or a reply was sent;
+ * - `"reset"`: the client reset or dropped the connection;
+ * - `"idle-timeout"`: nothing was received or sent for
+ *   {@linkcode EchoServerOptions.idleTimeout} ms;
+ * - `"limit"`: closed at once because
+ *   {@linkcode EchoServerOptions.maxConnections} connections were already open;
+ * - `"shutdown"`: the server was shutting down;
+ * - `"error"`: an unexpected error, reported to
+ *   {@linkcode EchoServerOptions.onError}.
+ */
+export type CloseReason =
+  | "closed"
+  | "reset"
+  | "idle-timeout"
+  | "limit"
+  | "shutdown"
+  | "error";
+
+/**
+ * Figures for one finished connection, passed to
+ * {@linkcode EchoServerOptions.onConnectionClose}.
+ */
+export interface ConnectionCloseInfo {
+  /** The client's address. */
+  remoteAddr: Deno.NetAddr;
+  /** Bytes received from the client. */
+  bytesIn: number;
+  /** Bytes sent to the client. */
+  bytesOut: number;
+  /** Time from accepting the connection to closing it, in milliseconds. */
+  durationMs: number;
+  /** Why the connection ended. */
+  reason: CloseReason;
+  /**
+   * In reply mode, the message received (decoded as UTF-8); absent in echo
+   * mode.
+   */
+  message?: string;
+}
+
+/** What a {@linkcode ReplyHandler} gets besides the decoded message. */
+export interface ReplyContext {
+  /** The message as received, before decoding. */
+  bytes: Uint8Array;
+  /** The client's address. */
+  remoteAddr: Deno.NetAddr;
+}
+
+/**
+ * Computes the answer to one message in reply mode. The message is what one
+ * read returned, decoded as UTF-8 (invalid bytes become U+FFFD); it is empty
+ * when the client closed without sending anything. A string answer is sent
+ * UTF-8 encoded. If it throws (or rejects), the error goes to
+ * {@linkcode EchoServerOptions.onError} and that connection is closed without
+ * an answer; the server keeps running.
+ */
+export type ReplyHandler = (
+  message: string,
+  context: ReplyContext,
+) => string | Uint8Array | Promise<string | Uint8Array>;
+
+/** Options for {@linkcode startEchoServer}. */
+export interface EchoServerOptions {
+  /**
+   * The interface to listen on.
+   *
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /**
+   * The port to listen on; `0` lets the system pick a free one (see
+   * {@linkcode EchoServer.addr}).
+   *
+   * @default {12345}
+   */
+  port?: number;
+  /**
+   * Aborting this signal shuts the server down, like
+   * {@linkcode EchoServer.shutdown}.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called once the server listens, with the address it is bound to. The
+   * library prints nothing itself.
+   *
+   * @default {() => {}}
+   */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * Called with unexpected errors: a {@linkcode ReplyHandler} or hook that
+   * throws, a failed `accept()` (first of a run of failures), an unusual socket
+   * error. Clients disconnecting (reset, broken pipe, ...) are ordinary and not
+   * reported.
+   *
+   * @default {console.error}
+   */
+  onError?: (error: unknown) => void;
+  /**
+   * How many connections may be open at once. Connections beyond it are
+   * accepted and closed at once (reason `"limit"`), so clients fail fast
+   * instead of waiting in the backlog.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * Closes a connection on which nothing was received or sent for this many
+   * milliseconds (reason `"idle-timeout"`); `0` disables it. The check runs
+   * periodically, so a connection may stay up to half this time (at most 500
+   * ms) longer.
+   *
+   * @default {30000}
+   */
+  idleTimeout?: number;
+  /**
+   * How long {@linkcode EchoServer.shutdown} waits, in milliseconds, for
+   * connections that are still sending back data they received, before closing
+   * them anyway.
+   *
+   * @default {5000}
+   */
+  shutdownGracePeriod?: number;
+  /**
+   * Switches to reply mode: read one message of up to
+   * {@linkcode maxMessageSize} bytes (a single read, like Python's
+   * `recv(1024)`), send what this returns, close the connection. Without it,
+   * the server echoes.
+   */
+  reply?: ReplyHandler;
+  /**
+   * In reply mode, the most bytes read as the message.
+   *
+   * @default {1024}
+   */
+  maxMessageSize?: number;
+  /**
+   * Called after each connection closes, with its figures. Meant for connection
+   * logs; it runs on every connection, so keep it cheap.
+   *
+   * @default {() => {}}
+   */
+  onConnectionClose?: (info: ConnectionCloseInfo) => void;
+}
+
+/** Live figures of an {@linkcode EchoServer}. */
+export interface EchoServerStats {
+  /** Connections open now. */
+  openConnections: number;
+  /** Connections accepted and served so far, including the open ones. */
+  connectionsServed: number;
+  /**
+   * Connections closed at once: over `maxConnections`, or arriving during
+   * shutdown.
+   */
+  connectionsRejected: number;
+  /** Bytes received from all clients. */
+  bytesIn: number;
+  /** Bytes sent to all clients (in echo mode, the bytes echoed). */
+  bytesOut: number;
+}
+
+/**
+ * A running echo server, shaped like `Deno.HttpServer`. `await using` shuts it
+ * down at the end of the scope.
+ */
+export interface EchoServer extends AsyncDisposable {
+  /**
+   * The address the server is bound to, with the real port when `port: 0` was
+   * asked for.
+   */
+  readonly addr: Deno.NetAddr;
+  /** Resolves once the server has stopped and every connection is closed. */
+  readonly finished: Promise<void>;
+  /** A snapshot of the server's figures. */
+  readonly stats: EchoServerStats;
+  /**
+   * Stops accepting at once, closes connections waiting for input, lets the
+   * others send back what they already received (for at most
+   * `shutdownGracePeriod` ms), then resolves like
+   * {@linkcode EchoServer.finished}. Calling it again just waits.
+   */
+  shutdown(): Promise<void>;
+}
+
+// An idle connection's pending read pins its buffer, so reads start small; a
+// read that fills it means data is streaming, and a large buffer then keeps
+// per-read overhead low.
+const SMALL_BUFFER_SIZE = 2 * 1024;
+const LARGE_BUFFER_SIZE = 64 * 1024;
+// Large buffers are handed back and forth between connections as their traffic
+// comes and goes.
+const LARGE_BUFFER_POOL_LIMIT = 16;
+const ACCEPT_BACKOFF_MIN = 10;
+const ACCEPT_BACKOFF_MAX = 1000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Starts a TCP echo server and returns at once. In echo mode (the default)
+ * every byte a client sends comes back in order; when the client ends its input
+ * (half-close), the rest is sent and the connection closed. With a `reply`
+ * function the server answers one message per connection instead. The server
+ * prints nothing; see {@linkcode EchoServerOptions} for hooks and limits.
+ *
+ * @example Echo
+ * ```ts
+ * import { startEchoServer } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = server.addr;
+ * using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+ * await conn.write(new TextEncoder().encode("ping"));
+ * const buffer = new Uint8Array(4);
+ * const n = await conn.read(buffer);
+ * assertEquals(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), "ping");
+ * ```
+ *
+ * @example Reply mode, like the Python socket server
+ * ```ts
+ * import { sendMessage, startEchoServer } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = startEchoServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   reply: () => "Pesan diterima server",
+ * });
+ * const answer = await sendMessage("Halo server!", { port: server.addr.port });
+ * assertEquals(answer, "Pesan diterima server");
+ * ```
+ *
+ * @param options Where to listen, hooks, limits and the reply mode.
+ * @returns The running server.
+ * @throws {Deno.errors.AddrInUse} The address is taken (the message names it).
+ * @throws {Deno.errors.NotCapable} No network permission for that address.
+ */
+export function startEchoServer(options: EchoServerOptions = {}): EchoServer {
+  const { hostname = "0.0.0.0", port = 12345 } = options;
+  const listener = listen(hostname, port);
+  try {
+    options.onListen?.(listener.addr);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+  return new Server(listener, options);
+}
+
+// Binding is the one step a later TLS option (`Deno.listenTls` with cert/key)
+// changes.
+function listen(
+  hostname: string,
+  port: number,
+): Deno.Listener<Deno.Conn, Deno.NetAddr> {
+  try {
+    return Deno.listen({ hostname, port });
+  } catch (error) {
+    // Deno's own message does not say which address.
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Deno.errors.AddrInUse(
+        `address ${formatHostPort(hostname, port)} is already in use`,
+        { cause: error },
+      );
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new Deno.errors.AddrNotAvailable(
+        `address ${
+          formatHostPort(hostname, port)
+        } is not available on this machine`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+class Connection {
+  readonly conn: Deno.Conn;
+  readonly remoteAddr: Deno.NetAddr;
+  readonly startedAt: number = performance.now();
+  lastActivity: number = this.startedAt;
+  bytesIn = 0;
+  bytesOut = 0;
+  // True while waiting for the client: closing then loses no data already
+  // received.
+  reading = false;
+  reason: CloseReason | undefined;
+  message: string | undefined;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+    this.remoteAddr = conn.remoteAddr as Deno.NetAddr;
+  }
+
+  // The first reason wins: a read cancelled by an idle close still reports
+  // "idle-timeout".
+  close(reason: CloseReason): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.conn.close();
+  }
+
+  info(): ConnectionCloseInfo {
+    return {
+      remoteAddr: this.remoteAddr,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      durationMs: performance.now() - this.startedAt,
+      reason: this.reason ?? "error",
+      ...(this.message === undefined ? {} : { message: this.message }),
+    };
+  }
+}
+
+class Server implements EchoServer {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  readonly #listener: Deno.Listener;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onError: (error: unknown) => void;
+  readonly #onConnectionClose:
+    | ((info: ConnectionCloseInfo) => void)
+    | undefined;
+  readonly #maxConnections: number;
+  readonly #idleTimeout: number;
+  readonly #shutdownGracePeriod: number;
+  readonly #reply: ReplyHandler | undefined;
+  readonly #maxMessageSize: number;
+  readonly #connections = new Set<Connection>();
+  readonly #largeBuffers: Uint8Array<ArrayBuffer>[] = [];
+  readonly #drained = Promise.withResolvers<void>();
+  #served = 0;
+  #rejected = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #stopping = false;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #cancelBackoff: (() => void) | undefined;
+
+  constructor(
+    listener: Deno.Listener<Deno.Conn, Deno.NetAddr>,
+    options: EchoServerOptions,
+  ) {
+    this.addr = listener.addr;
+    this.#listener = listener;
+    this.#signal = options.signal;
+    this.#onError = options.onError ?? console.error;
+    this.#onConnectionClose = options.onConnectionClose;
+    this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#idleTimeout = options.idleTimeout ?? 30_000;
+    this.#shutdownGracePeriod = options.shutdownGracePeriod ?? 5_000;
+    this.#reply = options.reply;
+    this.#maxMessageSize = options.maxMessageSize ?? 1024;
+
+    // One sweep for all connections keeps timers off the per-read path.
+    if (this.#idleTimeout > 0) {
+      this.#sweepTimer = setInterval(
+        () => this.#closeIdle(),
+        Math.min(this.#idleTimeout, 1000) / 2,
+      );
+    }
+    this.finished = Promise.all([this.#acceptLoop(), this.#drained.promise])
+      .then(() => clearTimeout(this.#graceTimer));
+    if (this.#signal?.aborted) {
+      void this.shutdown();
+    } else {
+      this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  get stats(): EchoServerStats {
+    return {
+      openConnections: this.#connections.size,
+      connectionsServed: this.#served,
+      connectionsRejected: this.#rejected,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
+  }
+
+  shutdown(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#signal?.removeEventListener("abort", this.#onAbort);
+      this.#listener.close();
+      this.#cancelBackoff?.();
+      clearInterval(this.#sweepTimer);
+      for (const connection of this.#connections) {
+        if (connection.reading) connection.close("shutdown");
+      }
+      if (this.#connections.size === 0) {
+        this.#drained.resolve();
+      } else {
+        this.#graceTimer = setTimeout(() => {
+          for (const connection of this.#connections) {
+            connection.close("shutdown");
+          }
+        }, this.#shutdownGracePeriod);
+      }
+    }
+    return this.finished;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  #onAbort = (): void => {
+    void this.shutdown();
+  };
+
+  async #acceptLoop(): Promise<void> {
+    let backoff = 0;
+    while (!this.#stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#stopping) return;
+        // Out of file descriptors and the like: wait for connections to close,
+        // keep serving.
+        if (backoff === 0) this.#report(error);
+        backoff = Math.min(
+          Math.max(backoff * 2, ACCEPT_BACKOFF_MIN),
+          ACCEPT_BACKOFF_MAX,
+        );
+        await this.#pause(backoff);
+        continue;
+      }
+      backoff = 0;
+      if (this.#stopping) {
+        this.#refuse(conn, "shutdown");
+      } else if (this.#connections.size >= this.#maxConnections) {
+        this.#refuse(conn, "limit");
+      } else {
+        void this.#serve(conn);
+      }
+    }
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#cancelBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #refuse(conn: Deno.Conn, reason: CloseReason): void {
+    this.#rejected++;
+    conn.close();
+    this.#notifyClose({
+      remoteAddr: conn.remoteAddr as Deno.NetAddr,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      reason,
+    });
+  }
+
+  // Never rejects: it runs detached from the accept loop.
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const connection = new Connection(conn);
+    this.#connections.add(connection);
+    this.#served++;
+    try {
+      const reason = this.#reply === undefined
+        ? await this.#echo(connection)
+        : await this.#answer(connection, this.#reply);
+      connection.close(reason);
+    } catch (error) {
+      // A connection closed on purpose (idle, shutdown) already has its reason;
+      // its cancelled read or write lands here.
+      if (connection.reason === undefined) {
+        if (isDisconnectError(error)) {
+          connection.close("reset");
+        } else {
+          this.#report(error);
+          connection.close("error");
+        }
+      }
+    } finally {
+      this.#connections.delete(connection);
+      this.#notifyClose(connection.info());
+      if (this.#stopping && this.#connections.size === 0) {
+        this.#drained.resolve();
+      }
+    }
+  }
+
+  async #echo(connection: Connection): Promise<CloseReason> {
+    const { conn } = connection;
+    const small = new Uint8Array(SMALL_BUFFER_SIZE);
+    let buffer = small;
+    try {
+      while (true) {
+        connection.reading = true;
+        const n = await conn.read(buffer);
+        connection.reading = false;
+        if (n === null) return "closed";
+        connection.lastActivity = performance.now();
+        connection.bytesIn += n;
+        this.#bytesIn += n;
+        // Awaiting the write before reading again is the backpressure: a client
+        // that does not read makes the server stop reading from it.
+        const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
+        let written = 0;
+        while (written < n) {
+          const count = await conn.write(
+            written === 0 ? chunk : chunk.subarray(written),
+          );
+          written += count;
+          connection.bytesOut += count;
+          this.#bytesOut += count;
+          connection.lastActivity = performance.now();
+        }
+        if (this.#stopping) {
+          // Closing while the client is still sending would reset the
+          // connection, and a reset throws away echoed bytes still queued for
+          // it. So end our side and let the client close (or the grace period
+          // run out), discarding what it sends meanwhile.
+          await conn.closeWrite();
+          while ((await conn.read(small)) !== null) {
+            // Discarded: nothing more is echoed once the server stops.
+          }
+          return "shutdown";
+        }
+        if (buffer === small) {
+          if (n === small.length) {
+            buffer = this.#largeBuffers.pop() ??
+              new Uint8Array(LARGE_BUFFER_SIZE);
+          }
+        } else if (n < buffer.length) {
+          // A short read drained the socket: the next read may wait a long
+          // time.
+          this.#releaseBuffer(buffer);
+          buffer = small;
+        }
+      }
+    } finally {
+      if (buffer !== small) this.#releaseBuffer(buffer);
+    }
+  }
+
+  #releaseBuffer(buffer: Uint8Array<ArrayBuffer>): void {
+    if (this.#largeBuffers.length < LARGE_BUFFER_POOL_LIMIT) {
+      this.#largeBuffers.push(buffer);
+    }
+  }
+
+  async #answer(
+    connection: Connection,
+    reply: ReplyHandler,
+  ): Promise<CloseReason> {
+    const { conn } = connection;
+    const buffer = new Uint8Array(this.#maxMessageSize);
+    connection.reading = true;
+    const n = await conn.read(buffer);
+    connection.reading = false;
+    connection.lastActivity = performance.now();
+    const bytes = buffer.subarray(0, n ?? 0);
+    connection.bytesIn = bytes.length;
+    this.#bytesIn += bytes.length;
+    connection.message = decoder.decode(bytes);
+    const answer = await reply(connection.message, {
+      bytes,
+      remoteAddr: connection.remoteAddr,
+    });
+    const out = typeof answer === "string" ? encoder.encode(answer) : answer;
+    await writeAll(conn, out);
+    connection.bytesOut = out.length;
+    this.#bytesOut += out.length;
+    return "closed";
+  }
+
+  #closeIdle(): void {
+    const now = performance.now();
+    for (const connection of this.#connections) {
+      if (now - connection.lastActivity >= this.#idleTimeout) {
+        connection.close("idle-timeout");
+      }
+    }
+  }
+
+  #notifyClose(info: ConnectionCloseInfo): void {
+    if (this.#onConnectionClose === undefined) return;
+    try {
+      this.#onConnectionClose(info);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // A failing error hook must not take the server down with it.
+    }
+  }
+}

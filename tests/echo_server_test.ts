@@ -1,0 +1,488 @@
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertInstanceOf,
+  assertLess,
+  assertLessOrEqual,
+  assertRejects,
+  assertThrows,
+} from "@std/assert";
+import {
+  type ConnectionCloseInfo,
+  type EchoServer,
+  type EchoServerOptions,
+  startEchoServer,
+} from "../mod.ts";
+import { writeAll } from "../src/_net.ts";
+import { denoRunArgs } from "./_helpers.ts";
+import {
+  Background,
+  delay,
+  firstDifference,
+  LOOPBACK,
+  randomBytes,
+  readAll,
+  readExactly,
+  runSeedClient,
+  SeedServer,
+  waitUntil,
+  within,
+} from "./_echo_helpers.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * An echo server on a free loopback port, recording closed connections and
+ * reported errors.
+ */
+function startRecorded(options: EchoServerOptions = {}): {
+  server: EchoServer;
+  closed: ConnectionCloseInfo[];
+  errors: unknown[];
+} {
+  const closed: ConnectionCloseInfo[] = [];
+  const errors: unknown[] = [];
+  const server = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    onConnectionClose: (info) => closed.push(info),
+    onError: (error) => errors.push(error),
+    ...options,
+  });
+  return { server, closed, errors };
+}
+
+function connectTo(server: EchoServer): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: LOOPBACK, port: server.addr.port });
+}
+
+/**
+ * Sends `payload` while reading the echo (as a well-behaved client does), then
+ * half-closes.
+ */
+async function echoThrough(
+  server: EchoServer,
+  payload: Uint8Array,
+): Promise<Uint8Array> {
+  using conn = await connectTo(server);
+  const [, echoed] = await Promise.all([
+    writeAll(conn, payload).then(() => conn.closeWrite()),
+    readAll(conn),
+  ]);
+  return echoed;
+}
+
+/** Writes `text` and reads exactly as many bytes back. */
+async function roundTrip(conn: Deno.Conn, text: string): Promise<string> {
+  const bytes = encoder.encode(text);
+  await writeAll(conn, bytes);
+  return decoder.decode(await readExactly(conn, bytes.length));
+}
+
+/**
+ * Writes consecutive slices of `source` without reading until a write stays
+ * blocked for 300 ms: the server has stopped reading. Returns how much went out
+ * and the blocked write.
+ */
+async function writeUntilStalled(
+  conn: Deno.Conn,
+  source: Uint8Array,
+): Promise<{ written: number; blocked: Promise<unknown> }> {
+  let written = 0;
+  while (written < source.length) {
+    const write = conn.write(source.subarray(written, written + 65536));
+    const result = await within(write, 300);
+    if (result === "timeout") {
+      // It ends with an error once the test closes the connection.
+      return { written, blocked: write.catch(() => {}) };
+    }
+    written += result;
+  }
+  throw new Error(`${written} bytes went out without the server pushing back`);
+}
+
+Deno.test("startEchoServer() echoes bytes and closes after the client's half-close", async () => {
+  const { server, closed, errors } = startRecorded();
+  await using _server = server;
+  assertEquals(server.addr.hostname, LOOPBACK);
+  assertGreater(server.addr.port, 0);
+
+  const echoed = await echoThrough(server, encoder.encode("Halo server!"));
+  assertEquals(decoder.decode(echoed), "Halo server!");
+
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  const info = closed[0]!;
+  assertEquals(info.reason, "closed");
+  assertEquals(info.bytesIn, 12);
+  assertEquals(info.bytesOut, 12);
+  assertEquals(info.remoteAddr.hostname, LOOPBACK);
+  assert(info.durationMs >= 0);
+  assert(!("message" in info));
+  assertEquals(server.stats, {
+    openConnections: 0,
+    connectionsServed: 1,
+    connectionsRejected: 0,
+    bytesIn: 12,
+    bytesOut: 12,
+  });
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() echoes 32 MiB of random bytes exactly", async () => {
+  const { server, errors } = startRecorded();
+  await using _server = server;
+  const payload = randomBytes(32 * 1024 * 1024);
+  const echoed = await echoThrough(server, payload);
+  assertEquals(echoed.length, payload.length);
+  assertEquals(firstDifference(echoed, payload), -1);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() echoes bursts of every size in order, small and large", async () => {
+  const { server, errors } = startRecorded();
+  await using _server = server;
+  using conn = await connectTo(server);
+  // Sizes around the server's 2 KiB and 64 KiB buffers, with pauses so reads
+  // come back short.
+  for (const size of [1, 2047, 2048, 2049, 65536, 65537, 5, 3_000_000, 3]) {
+    const payload = randomBytes(size);
+    const [, echoed] = await Promise.all([
+      writeAll(conn, payload),
+      readExactly(conn, size),
+    ]);
+    assertEquals(firstDifference(echoed, payload), -1, `burst of ${size}`);
+    await delay(5);
+  }
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() serves 1000 concurrent clients", async () => {
+  const { server, closed, errors } = startRecorded();
+  await using _server = server;
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 1000; i += 100) {
+      conns.push(
+        ...await Promise.all(
+          Array.from({ length: 100 }, () => connectTo(server)),
+        ),
+      );
+    }
+    await waitUntil(
+      () => server.stats.openConnections === 1000,
+      "1000 open connections",
+      10_000,
+    );
+    const results = await Promise.all(conns.map(async (conn, i) => {
+      const message = encoder.encode(`client ${i};`.repeat(i % 500));
+      await writeAll(conn, message);
+      await conn.closeWrite();
+      return { message, echoed: await readAll(conn) };
+    }));
+    for (const { message, echoed } of results) {
+      assertEquals(echoed, message);
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  await waitUntil(() => closed.length === 1000, "every connection to close");
+  assert(closed.every((info) => info.reason === "closed"));
+  assertEquals(server.stats.connectionsServed, 1000);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() stops reading from a client that does not read, and serves others", async () => {
+  const { server, closed, errors } = startRecorded();
+  await using _server = server;
+  const stuck = await connectTo(server);
+  const { written, blocked } = await writeUntilStalled(
+    stuck,
+    randomBytes(64 * 1024 * 1024),
+  );
+  assertGreater(written, 0);
+  // The server holds at most one buffer of the stuck client's bytes: what it
+  // read but could not send yet. The rest waits in the kernel's socket buffers.
+  const { bytesIn, bytesOut } = server.stats;
+  assertLessOrEqual(bytesIn - bytesOut, 64 * 1024);
+  assertEquals(
+    decoder.decode(await echoThrough(server, encoder.encode("next"))),
+    "next",
+  );
+
+  // Closing with the echo unread resets the connection while the server is
+  // writing to it.
+  stuck.close();
+  await blocked;
+  await waitUntil(() => closed.length === 2, "both connections to close");
+  assertEquals(closed.map((info) => info.reason).sort(), ["closed", "reset"]);
+  assertEquals(errors, []);
+  assertEquals(
+    decoder.decode(await echoThrough(server, encoder.encode("after"))),
+    "after",
+  );
+});
+
+Deno.test("startEchoServer() is unaffected by clients that close abruptly or send garbage", async () => {
+  const { server, errors } = startRecorded();
+  await using _server = server;
+  const payload = randomBytes(8 * 1024 * 1024);
+  const long = echoThrough(server, payload);
+  await Promise.all(Array.from({ length: 60 }, async (_, i) => {
+    const conn = await connectTo(server);
+    if (i % 3 === 1) await conn.write(randomBytes(100_000));
+    if (i % 3 === 2) {
+      await conn.write(randomBytes(10));
+      await conn.closeWrite();
+    }
+    conn.close();
+  }));
+  assertEquals(firstDifference(await long, payload), -1);
+  await waitUntil(
+    () => server.stats.openConnections === 0,
+    "every connection to close",
+  );
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() closes connections idle for idleTimeout", async () => {
+  const { server, closed, errors } = startRecorded({ idleTimeout: 150 });
+  await using _server = server;
+  using idle = await connectTo(server);
+  using busy = await connectTo(server);
+  const started = performance.now();
+  const idleRead = idle.read(new Uint8Array(1));
+  // Traffic every 50 ms keeps the other connection open past the timeout.
+  for (let i = 0; i < 8; i++) {
+    assertEquals(await roundTrip(busy, `${i}`), `${i}`);
+    await delay(50);
+  }
+  assertEquals(await within(idleRead, 2_000), null);
+  assertGreater(performance.now() - started, 140);
+  await waitUntil(() => closed.length === 1, "the idle connection to close");
+  assertEquals(closed[0]!.reason, "idle-timeout");
+  assertEquals(await roundTrip(busy, "still open"), "still open");
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() closes connections over maxConnections at once, and accepts again below it", async () => {
+  const { server, closed, errors } = startRecorded({ maxConnections: 2 });
+  await using _server = server;
+  using first = await connectTo(server);
+  using second = await connectTo(server);
+  assertEquals(await roundTrip(first, "1"), "1");
+  assertEquals(await roundTrip(second, "2"), "2");
+
+  using third = await connectTo(server);
+  const started = performance.now();
+  assertEquals(await within(third.read(new Uint8Array(1)), 2_000), null);
+  assertLess(performance.now() - started, 1_000);
+  assertEquals(closed.map((info) => info.reason), ["limit"]);
+  assertEquals(server.stats.connectionsRejected, 1);
+
+  first.close();
+  await waitUntil(
+    () => server.stats.openConnections === 1,
+    "a connection to close",
+  );
+  using fourth = await connectTo(server);
+  assertEquals(await roundTrip(fourth, "4"), "4");
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer().shutdown() sends back every byte already read, closes idle connections at once", async () => {
+  const { server, closed, errors } = startRecorded();
+  using idle = await connectTo(server);
+  using busy = await connectTo(server);
+  assertEquals(await roundTrip(idle, "hi"), "hi");
+  const source = randomBytes(64 * 1024 * 1024);
+  const { blocked } = await writeUntilStalled(busy, source);
+
+  const stopped = server.shutdown();
+  assertEquals(await within(idle.read(new Uint8Array(1)), 1_000), null);
+  await assertRejects(() => connectTo(server), Deno.errors.ConnectionRefused);
+
+  // Only now does the client read: the server, blocked writing, finishes what
+  // it read.
+  const received = await readAll(busy);
+  busy.close();
+  await blocked;
+  await stopped;
+  const info = closed.find((info) => info.bytesIn > 2)!;
+  assertEquals(info.reason, "shutdown");
+  assertEquals(info.bytesOut, info.bytesIn);
+  assertEquals(received.length, info.bytesIn);
+  assertEquals(
+    firstDifference(received, source.subarray(0, received.length)),
+    -1,
+  );
+  assertEquals(closed.map((info) => info.reason), ["shutdown", "shutdown"]);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer().shutdown() force-closes after shutdownGracePeriod", async () => {
+  const { server, closed, errors } = startRecorded({
+    shutdownGracePeriod: 200,
+  });
+  using stuck = await connectTo(server);
+  const { blocked } = await writeUntilStalled(stuck, randomBytes(64 << 20));
+  const started = performance.now();
+  await server.shutdown();
+  const elapsed = performance.now() - started;
+  assertGreater(elapsed, 150);
+  assertLess(elapsed, 2_000);
+  assertEquals(closed.map((info) => info.reason), ["shutdown"]);
+  stuck.close();
+  await blocked;
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() keeps accepting after accept() runs out of file descriptors", async () => {
+  // The fixture fills its descriptor table, so accepting fails until it frees
+  // them on the first error it is told about.
+  await using fixture = new Background("bash", [
+    "-c",
+    'ulimit -n 64 && exec "$0" "$@"',
+    Deno.execPath(),
+    ...denoRunArgs(
+      ["-N", "--allow-read=/dev/null"],
+      "tests/fixtures/emfile_echo_server.ts",
+    ),
+  ]);
+  const port = Number((await fixture.waitFor(/listening on (\d+)/))[1]);
+  const conns = await Promise.all(
+    Array.from({ length: 8 }, () => Deno.connect({ hostname: LOOPBACK, port })),
+  );
+  try {
+    for (const [i, conn] of conns.entries()) {
+      assertEquals(
+        await within(roundTrip(conn, `hello ${i}`), 5_000),
+        `hello ${i}`,
+      );
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  assertEquals(
+    fixture.output.match(/^error: .*/gm),
+    ["error: Too many open files (os error 24)"],
+  );
+});
+
+Deno.test("startEchoServer() stops on its signal; shutdown() twice and dispose are fine", async () => {
+  const controller = new AbortController();
+  const { server } = startRecorded({ signal: controller.signal });
+  controller.abort();
+  await server.finished;
+  await server.shutdown();
+  await server[Symbol.asyncDispose]();
+  await assertRejects(() => connectTo(server), Deno.errors.ConnectionRefused);
+
+  const aborted = startRecorded({ signal: AbortSignal.abort() }).server;
+  await aborted.finished;
+});
+
+Deno.test("startEchoServer() reports its address to onListen and names it when it is taken", async () => {
+  let listened: Deno.NetAddr | undefined;
+  await using server = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    onListen: (addr) => listened = addr,
+  });
+  assertEquals(listened, server.addr);
+  const error = assertThrows(
+    () => startEchoServer({ hostname: LOOPBACK, port: server.addr.port }),
+    Deno.errors.AddrInUse,
+    `address ${LOOPBACK}:${server.addr.port} is already in use`,
+  );
+  assertInstanceOf(error.cause, Deno.errors.AddrInUse);
+});
+
+Deno.test("startEchoServer() in reply mode answers one message and closes", async () => {
+  const { server, closed, errors } = startRecorded({
+    reply: (message, { bytes, remoteAddr }) =>
+      `got "${message}": ${bytes.length} bytes from ${remoteAddr.hostname}`,
+  });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("Halo server!"));
+  // No end of input needed: the server answers after one read and closes.
+  const reply = decoder.decode(await readAll(conn));
+  assertEquals(reply, `got "Halo server!": 12 bytes from ${LOOPBACK}`);
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  assertEquals(closed[0]!.reason, "closed");
+  assertEquals(closed[0]!.message, "Halo server!");
+  assertEquals(closed[0]!.bytesIn, 12);
+  assertEquals(closed[0]!.bytesOut, encoder.encode(reply).length);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode reads at most maxMessageSize bytes, decodes leniently, sends bytes", async () => {
+  const messages: string[] = [];
+  const { server } = startRecorded({
+    maxMessageSize: 4,
+    reply: async (message) => {
+      messages.push(message);
+      await delay(1);
+      return new Uint8Array([1, 2, 3]);
+    },
+  });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(new Uint8Array([0x48, 0x69, 0xff, 0x21]));
+  assertEquals(await readAll(conn), new Uint8Array([1, 2, 3]));
+
+  using longer = await connectTo(server);
+  await longer.write(encoder.encode("Halo server!"));
+  assertEquals(await readAll(longer), new Uint8Array([1, 2, 3]));
+  assertEquals(messages, ["Hi\ufffd!", "Halo"]);
+});
+
+Deno.test("startEchoServer() in reply mode reports a throwing reply and keeps serving", async () => {
+  let calls = 0;
+  const { server, closed, errors } = startRecorded({
+    reply: () => {
+      if (++calls === 1) throw new Error("reply failed");
+      return "ok";
+    },
+  });
+  await using _server = server;
+  using failing = await connectTo(server);
+  await failing.write(encoder.encode("first"));
+  assertEquals(await readAll(failing), new Uint8Array());
+  assertEquals(errors.length, 1);
+  assertInstanceOf(errors[0], Error);
+  assertEquals((errors[0] as Error).message, "reply failed");
+  assertEquals(closed[0]!.reason, "error");
+
+  using next = await connectTo(server);
+  await next.write(encoder.encode("second"));
+  assertEquals(decoder.decode(await readAll(next)), "ok");
+});
+
+Deno.test("the seed's Python client gets the same answer from reply mode as from the seed's Python server", async () => {
+  let fromPythonServer: string;
+  {
+    await using python = await SeedServer.start();
+    const result = await runSeedClient(python.port);
+    assertEquals(result.code, 0, result.stderr);
+    fromPythonServer = result.stdout;
+    await python.waitFor(/Pesan dari client: Halo server!/);
+    assertEquals(
+      python.output.match(/Koneksi dari \('127\.0\.0\.1', \d+\)/)?.length,
+      1,
+    );
+  }
+
+  const { server, closed } = startRecorded({
+    reply: () => "Pesan diterima server",
+  });
+  await using _server = server;
+  const result = await runSeedClient(server.addr.port);
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(result.stdout, fromPythonServer);
+  assertEquals(result.stdout, "Pesan dari server: Pesan diterima server\n");
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  assertEquals(closed[0]!.message, "Halo server!");
+});
