@@ -1,0 +1,220 @@
+/**
+ * The server program: `deno run -N server.ts [options]`.
+ *
+ * Serves {@linkcode createGreetingHandler} over HTTP (port 8000) and
+ * {@linkcode startEchoServer} over TCP (port 12345) until SIGINT or SIGTERM,
+ * then stops accepting, finishes what is in flight and exits 0.
+ *
+ * @module
+ */
+
+import {
+  createGreetingHandler,
+  type EchoServer,
+  startEchoServer,
+} from "./mod.ts";
+import {
+  CliError,
+  integerFlag,
+  parseFlags,
+  portFlag,
+  requireNetPermission,
+  runMain,
+  stringFlag,
+  usageError,
+} from "./src/_cli.ts";
+import { formatHostPort } from "./src/_net.ts";
+
+const PROGRAM = "server.ts";
+
+const USAGE = `Usage: deno run -N server.ts [options]
+
+Serves the greeting over HTTP and an echo service over TCP:
+  curl 'http://localhost:8000/?name=Budi'
+  deno run -N client.ts "Halo server!"
+
+Options:
+  --hostname HOST          address to listen on (default 0.0.0.0: every interface)
+  --http-port PORT         HTTP port, 0 picks a free one (default 8000)
+  --echo-port PORT         TCP port, 0 picks a free one (default 12345)
+  --no-http                do not start the HTTP greeting server
+  --no-echo                do not start the TCP echo server
+  --reply TEXT             TCP reply mode: read one message, answer TEXT, close
+                           (as the teaching text's socket server)
+  --max-connections N      TCP connections open at once (default 10000)
+  --idle-timeout MS        close TCP connections idle this long, 0 never
+                           (default 30000)
+  --help                   show this help and exit`;
+
+/** The settings `server.ts` runs with, parsed from its command line. */
+interface ServerSettings {
+  hostname: string;
+  httpPort: number | undefined;
+  echoPort: number | undefined;
+  reply: string | undefined;
+  maxConnections: number;
+  idleTimeout: number;
+}
+
+function parseSettings(args: string[]): ServerSettings | "help" {
+  const flags = parseFlags(args, {
+    string: [
+      "hostname",
+      "http-port",
+      "echo-port",
+      "reply",
+      "max-connections",
+      "idle-timeout",
+    ],
+    boolean: ["help", "http", "echo"],
+    negatable: ["http", "echo"],
+    default: { http: true, echo: true },
+  });
+  if (flags.help) return "help";
+  if (flags._.length > 0) {
+    throw usageError(`unexpected argument: ${flags._[0]}`);
+  }
+  if (!flags.http && !flags.echo) {
+    throw usageError("--no-http and --no-echo leave nothing to serve");
+  }
+  const reply = flags.reply;
+  if (reply !== undefined && typeof reply !== "string") {
+    throw usageError("--reply needs a value");
+  }
+  return {
+    hostname: stringFlag(flags, "hostname") ?? "0.0.0.0",
+    httpPort: flags.http ? portFlag(flags, "http-port", 8000) : undefined,
+    echoPort: flags.echo ? portFlag(flags, "echo-port", 12345) : undefined,
+    reply,
+    maxConnections: integerFlag(flags, "max-connections", 10_000, 1, 1_000_000),
+    idleTimeout: integerFlag(flags, "idle-timeout", 30_000, 0, 86_400_000),
+  };
+}
+
+function httpUrl(hostname: string, port: number): string {
+  return `http://${formatHostPort(hostname, port)}/`;
+}
+
+function tcpUrl(hostname: string, port: number): string {
+  return `tcp://${formatHostPort(hostname, port)}`;
+}
+
+/** Explains a failure to bind as one line naming the address. */
+function bindError(error: unknown, address: string): never {
+  if (error instanceof Deno.errors.AddrInUse) {
+    throw new CliError(`${address} is already in use; pick another port`);
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    throw new CliError(`${address} is not an address of this machine`);
+  }
+  if (
+    error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable
+  ) {
+    throw new CliError(`not allowed to listen on ${address}`);
+  }
+  throw error;
+}
+
+function startHttp(
+  settings: ServerSettings,
+  port: number,
+  signal: AbortSignal,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({
+      hostname: settings.hostname,
+      port,
+      signal,
+      onListen: (addr) => {
+        console.log(
+          `HTTP greeting server listening on ${
+            httpUrl(addr.hostname, addr.port)
+          }`,
+        );
+      },
+    }, createGreetingHandler());
+  } catch (error) {
+    bindError(error, httpUrl(settings.hostname, port));
+  }
+}
+
+function startEcho(
+  settings: ServerSettings,
+  port: number,
+  signal: AbortSignal,
+): EchoServer {
+  const reply = settings.reply;
+  try {
+    return startEchoServer({
+      hostname: settings.hostname,
+      port,
+      signal,
+      maxConnections: settings.maxConnections,
+      idleTimeout: settings.idleTimeout,
+      ...(reply === undefined ? {} : { reply: () => reply }),
+      onListen: (addr) => {
+        console.log(
+          `TCP ${reply === undefined ? "echo" : "reply"} server listening on ${
+            tcpUrl(addr.hostname, addr.port)
+          }`,
+        );
+      },
+      onError: (error) => console.error(`${PROGRAM}: ${error}`),
+    });
+  } catch (error) {
+    bindError(error, tcpUrl(settings.hostname, port));
+  }
+}
+
+async function main(args: string[]): Promise<void> {
+  const settings = parseSettings(args);
+  if (settings === "help") {
+    console.log(USAGE);
+    return;
+  }
+  requireNetPermission(PROGRAM);
+
+  const controller = new AbortController();
+  const finished: Promise<void>[] = [];
+  try {
+    if (settings.httpPort !== undefined) {
+      finished.push(
+        startHttp(settings, settings.httpPort, controller.signal).finished,
+      );
+    }
+    if (settings.echoPort !== undefined) {
+      finished.push(
+        startEcho(settings, settings.echoPort, controller.signal).finished,
+      );
+    }
+  } catch (error) {
+    // The other server may already listen; stop it before reporting.
+    controller.abort();
+    await Promise.all(finished);
+    throw error;
+  }
+
+  const stop = (signal: Deno.Signal) => {
+    if (controller.signal.aborted) {
+      // A second signal means the user does not want to wait for what is in flight.
+      console.error(`${PROGRAM}: ${signal} again, exiting now`);
+      Deno.exit(130);
+    }
+    console.log(`${signal} received, finishing what is in flight...`);
+    controller.abort();
+  };
+  const onSigint = () => stop("SIGINT");
+  const onSigterm = () => stop("SIGTERM");
+  Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
+
+  await Promise.all(finished);
+  Deno.removeSignalListener("SIGINT", onSigint);
+  Deno.removeSignalListener("SIGTERM", onSigterm);
+  console.log("Server stopped.");
+}
+
+if (import.meta.main) {
+  await runMain(PROGRAM, USAGE, () => main(Deno.args));
+}
