@@ -25,3 +25,4 @@
 export * from "./src/greeting.ts";
 export * from "./src/echo_server.ts";
 export * from "./src/echo_client.ts";
+export * from "./src/log.ts";

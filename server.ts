@@ -11,8 +11,11 @@
 import {
   createGreetingHandler,
   type EchoServer,
+  formatConnectionLog,
+  formatRequestLog,
   startEchoServer,
 } from "./mod.ts";
+import config from "./deno.json" with { type: "json" };
 import {
   CliError,
   integerFlag,
@@ -44,6 +47,8 @@ Options:
   --max-connections N      TCP connections open at once (default 10000)
   --idle-timeout MS        close TCP connections idle this long, 0 never
                            (default 30000)
+  --quiet                  no log line per request or connection on stderr
+  --version                print the version and exit
   --help                   show this help and exit`;
 
 /** The settings `server.ts` runs with, parsed from its command line. */
@@ -54,9 +59,12 @@ interface ServerSettings {
   reply: string | undefined;
   maxConnections: number;
   idleTimeout: number;
+  quiet: boolean;
 }
 
-function parseSettings(args: string[]): ServerSettings | "help" {
+function parseSettings(
+  args: string[],
+): ServerSettings | "help" | "version" {
   const flags = parseFlags(args, {
     string: [
       "hostname",
@@ -66,11 +74,12 @@ function parseSettings(args: string[]): ServerSettings | "help" {
       "max-connections",
       "idle-timeout",
     ],
-    boolean: ["help", "http", "echo"],
+    boolean: ["help", "version", "quiet", "http", "echo"],
     negatable: ["http", "echo"],
     default: { http: true, echo: true },
   });
   if (flags.help) return "help";
+  if (flags.version) return "version";
   if (flags._.length > 0) {
     throw usageError(`unexpected argument: ${flags._[0]}`);
   }
@@ -88,6 +97,7 @@ function parseSettings(args: string[]): ServerSettings | "help" {
     reply,
     maxConnections: integerFlag(flags, "max-connections", 10_000, 1, 1_000_000),
     idleTimeout: integerFlag(flags, "idle-timeout", 30_000, 0, 86_400_000),
+    quiet: flags.quiet === true,
   };
 }
 
@@ -116,6 +126,12 @@ function bindError(error: unknown, address: string): never {
   throw error;
 }
 
+// Access logs go to stderr, so stdout keeps only the start-up and shutdown lines.
+const logRequest = (entry: Parameters<typeof formatRequestLog>[0]) =>
+  console.error(formatRequestLog(entry));
+const logConnection = (info: Parameters<typeof formatConnectionLog>[0]) =>
+  console.error(formatConnectionLog(info));
+
 function startHttp(
   settings: ServerSettings,
   port: number,
@@ -133,7 +149,7 @@ function startHttp(
           }`,
         );
       },
-    }, createGreetingHandler());
+    }, createGreetingHandler(settings.quiet ? {} : { onRequest: logRequest }));
   } catch (error) {
     bindError(error, httpUrl(settings.hostname, port));
   }
@@ -161,6 +177,7 @@ function startEcho(
         );
       },
       onError: (error) => console.error(`${PROGRAM}: ${error}`),
+      ...(settings.quiet ? {} : { onConnectionClose: logConnection }),
     });
   } catch (error) {
     bindError(error, tcpUrl(settings.hostname, port));
@@ -171,6 +188,10 @@ async function main(args: string[]): Promise<void> {
   const settings = parseSettings(args);
   if (settings === "help") {
     console.log(USAGE);
+    return;
+  }
+  if (settings === "version") {
+    console.log(`${config.name} ${config.version}`);
     return;
   }
   requireNetPermission(PROGRAM);

@@ -42,10 +42,47 @@ export interface GreetingHandlerOptions {
    * @default {256}
    */
   maxNameLength?: number;
+  /**
+   * Called after each request is answered, for access logs. Absent, the
+   * handler does no timing or bookkeeping at all. If it throws, the error is
+   * printed with `console.error` and the response still goes out.
+   *
+   * @default {undefined}
+   */
+  onRequest?: (entry: RequestLogEntry) => void;
+}
+
+/** What {@linkcode GreetingHandlerOptions.onRequest} learns of one request. */
+export interface RequestLogEntry {
+  /** The request as received. */
+  request: Request;
+  /**
+   * The client's address, when the caller passed connection info (as
+   * `Deno.serve` does).
+   */
+  remoteAddr?: Deno.Addr;
+  /** The response's status code. */
+  status: number;
+  /** Bytes in the response body (0 for `HEAD`). */
+  bodyBytes: number;
+  /** Time spent building the response, in milliseconds. */
+  durationMs: number;
+}
+
+/**
+ * The connection details a {@linkcode GreetingHandler} may get as its second
+ * argument; `Deno.serve` passes them as `Deno.ServeHandlerInfo`.
+ */
+export interface ConnectionInfo {
+  /** The client's address. */
+  remoteAddr: Deno.Addr;
 }
 
 /** The fetch-style handler returned by {@linkcode createGreetingHandler}. */
-export type GreetingHandler = (request: Request) => Response;
+export type GreetingHandler = (
+  request: Request,
+  info?: ConnectionInfo,
+) => Response;
 
 /** The media types the greeting is offered in, the first being the default. */
 export const GREETING_MEDIA_TYPES = [
@@ -170,6 +207,10 @@ function exceedsLength(text: string, max: number): boolean {
   return false;
 }
 
+// The handler is synchronous, so the size of the body it just built can be
+// handed to the logging wrapper through this variable without racing.
+let lastBodyBytes = 0;
+
 function plainResponse(
   request: Request,
   status: number,
@@ -180,9 +221,11 @@ function plainResponse(
   const headers = new Headers(ERROR_HEADERS);
   for (const [name, value] of extraHeaders) headers.set(name, value);
   if (request.method === "HEAD") {
+    lastBodyBytes = 0;
     headers.set("content-length", String(bytes.byteLength));
     return new Response(null, { status, headers });
   }
+  lastBodyBytes = bytes.byteLength;
   return new Response(bytes, { status, headers });
 }
 
@@ -203,7 +246,8 @@ function plainResponse(
  * - Any other path: `404`.
  * - A name longer than `options.maxNameLength`: `400`.
  *
- * No request makes it throw or answer 5xx.
+ * No request makes it throw or answer 5xx. `options.onRequest` sees every
+ * answer, for access logs.
  *
  * @example Serve it with `Deno.serve`
  * ```ts
@@ -263,7 +307,7 @@ export function createGreetingHandler(
     STATUS_TEXT[STATUS_CODE.MethodNotAllowed]
   }: use GET or HEAD\n`;
 
-  return function greetingHandler(request: Request): Response {
+  const greetingHandler = (request: Request): Response => {
     // request.url is already parsed and serialized by the Request constructor, so slicing it
     // agrees with `new URL(request.url)` without paying for a second parse.
     const url = request.url;
@@ -319,13 +363,38 @@ export function createGreetingHandler(
       : JSON.stringify({ message: message(name) });
     const bytes = encoder.encode(body);
     if (method === "HEAD") {
+      lastBodyBytes = 0;
       const headers = new Headers(GREETING_HEADERS[type]);
       headers.set("content-length", String(bytes.byteLength));
       return new Response(null, { status: STATUS_CODE.OK, headers });
     }
+    lastBodyBytes = bytes.byteLength;
     return new Response(bytes, {
       status: STATUS_CODE.OK,
       headers: GREETING_HEADERS[type],
     });
+  };
+
+  const onRequest = options.onRequest;
+  if (onRequest === undefined) return greetingHandler;
+  return function loggedGreetingHandler(
+    request: Request,
+    info?: ConnectionInfo,
+  ): Response {
+    const start = performance.now();
+    const response = greetingHandler(request);
+    const entry: RequestLogEntry = {
+      request,
+      status: response.status,
+      bodyBytes: lastBodyBytes,
+      durationMs: performance.now() - start,
+    };
+    if (info !== undefined) entry.remoteAddr = info.remoteAddr;
+    try {
+      onRequest(entry);
+    } catch (error) {
+      console.error(error);
+    }
+    return response;
   };
 }

@@ -1,0 +1,152 @@
+/**
+ * One-line log formats for the servers' hooks: an access log line for each
+ * HTTP request and a line for each TCP connection when it ends. The library
+ * prints nothing itself; `server.ts` prints these on stderr.
+ *
+ * @module
+ */
+
+import type { RequestLogEntry } from "./greeting.ts";
+import type { ConnectionCloseInfo } from "./echo_server.ts";
+import { formatHostPort } from "./_net.ts";
+
+/** Longest client-supplied text (a path, a message) kept in a log line. */
+export const MAX_LOGGED_TEXT = 200;
+
+// C0 and C1 controls (ESC, CSI, CR, LF, ...), the Unicode line separators, and
+// the quote and backslash that frame logged text: everything a client could
+// use to forge a line or drive the operator's terminal.
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029"\\]/g;
+
+/**
+ * Makes client-supplied text safe to print on one log line: cut to
+ * `maxLength` code units (marked with `…`), control characters, quotes and
+ * backslashes escaped as `\n`, `\x1b`, `\"`, `\\`.
+ *
+ * @example Usage
+ * ```ts
+ * import { escapeLogText } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(escapeLogText("Halo\n\x1b[31m"), "Halo\\n\\x1b[31m");
+ * assertEquals(escapeLogText("abcdef", 3), "abc…");
+ * ```
+ *
+ * @param text The text to escape.
+ * @param maxLength The most code units of `text` kept.
+ * @returns The text, escaped and possibly cut.
+ */
+export function escapeLogText(
+  text: string,
+  maxLength: number = MAX_LOGGED_TEXT,
+): string {
+  const cut = text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
+  UNSAFE.lastIndex = 0;
+  if (!UNSAFE.test(cut)) return cut;
+  return cut.replace(UNSAFE, (char) => {
+    switch (char) {
+      case "\n":
+        return "\\n";
+      case "\r":
+        return "\\r";
+      case "\t":
+        return "\\t";
+      case '"':
+        return '\\"';
+      case "\\":
+        return "\\\\";
+    }
+    const code = char.charCodeAt(0);
+    return code > 0xff
+      ? `\\u${code.toString(16).padStart(4, "0")}`
+      : `\\x${code.toString(16).padStart(2, "0")}`;
+  });
+}
+
+function formatAddr(addr: Deno.Addr | undefined): string {
+  if (addr === undefined) return "-";
+  return addr.transport === "tcp" || addr.transport === "udp"
+    ? formatHostPort(addr.hostname, addr.port)
+    : addr.transport;
+}
+
+function formatMs(ms: number): string {
+  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)}ms`;
+}
+
+/**
+ * Formats an access log line for one HTTP request: time, client address,
+ * method, path with query, status, body bytes and duration.
+ *
+ * @example Usage
+ * ```ts
+ * import { createGreetingHandler, formatRequestLog } from "@learn/server-client";
+ * import { assertMatch } from "@std/assert";
+ *
+ * const lines: string[] = [];
+ * const greet = createGreetingHandler({
+ *   onRequest: (entry) => lines.push(formatRequestLog(entry)),
+ * });
+ * greet(new Request("http://localhost/?name=Budi"), {
+ *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
+ * });
+ * assertMatch(lines[0]!, /^\S+Z 127\.0\.0\.1:50000 GET \/\?name=Budi 200 12B \S+ms$/);
+ * ```
+ *
+ * @param entry What the greeting handler's `onRequest` hook received.
+ * @param now The time to print.
+ * @returns One line, without a line break.
+ */
+export function formatRequestLog(
+  entry: RequestLogEntry,
+  now: Date = new Date(),
+): string {
+  const url = entry.request.url;
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const target = pathStart === -1 ? url : url.slice(pathStart);
+  return `${now.toISOString()} ${formatAddr(entry.remoteAddr)} ${
+    escapeLogText(entry.request.method, 20)
+  } ${escapeLogText(target)} ${entry.status} ${entry.bodyBytes}B ${
+    formatMs(entry.durationMs)
+  }`;
+}
+
+/**
+ * Formats a log line for one finished TCP connection: time, client address,
+ * how it ended, bytes in and out, duration, and in reply mode the message
+ * received, quoted and escaped so a client cannot forge log lines.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatConnectionLog } from "@learn/server-client";
+ * import { assertMatch } from "@std/assert";
+ *
+ * const line = formatConnectionLog({
+ *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
+ *   bytesIn: 12,
+ *   bytesOut: 21,
+ *   durationMs: 1.5,
+ *   reason: "closed",
+ *   message: "Halo server!\n",
+ * });
+ * assertMatch(line, / 127\.0\.0\.1:50000 TCP closed in=12B out=21B 1\.50ms message="Halo server!\\n"$/);
+ * ```
+ *
+ * @param info What the echo server's `onConnectionClose` hook received.
+ * @param now The time to print.
+ * @returns One line, without a line break.
+ */
+export function formatConnectionLog(
+  info: ConnectionCloseInfo,
+  now: Date = new Date(),
+): string {
+  const line = `${now.toISOString()} ${
+    formatAddr(info.remoteAddr)
+  } TCP ${info.reason} in=${info.bytesIn}B out=${info.bytesOut}B ${
+    formatMs(info.durationMs)
+  }`;
+  return info.message === undefined
+    ? line
+    : `${line} message="${escapeLogText(info.message)}"`;
+}
