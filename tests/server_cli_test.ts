@@ -6,7 +6,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { sendMessage } from "../mod.ts";
-import { runDeno, Spawned } from "./_helpers.ts";
+import { projectPath, runDeno, Spawned } from "./_helpers.ts";
 
 const LOOPBACK = ["--hostname", "127.0.0.1"];
 const HTTP_LINE = /listening on http:\/\/127\.0\.0\.1:(\d+)\//;
@@ -41,7 +41,32 @@ Deno.test("server.ts serves both halves and stops on SIGTERM with exit 0", async
   const status = await server.stop("SIGTERM");
   assertEquals(status.code, 0);
   assertStringIncludes(server.stdout, "Server stopped.");
+  // One access line per request and one line per TCP connection, on stderr.
+  assertMatch(
+    server.stderr,
+    /^\d{4}-\d\d-\d\dT\S+Z 127\.0\.0\.1:\d+ GET \/\?name=Budi 200 12B [\d.]+ms$/m,
+  );
+  assertMatch(
+    server.stderr,
+    /^\S+Z 127\.0\.0\.1:\d+ TCP closed in=12B out=12B [\d.]+ms$/m,
+  );
+});
+
+Deno.test("server.ts --quiet prints no log lines; --version matches deno.json", async () => {
+  await using server = startServer([
+    "--quiet",
+    "--http-port",
+    "0",
+    "--no-echo",
+  ]);
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  await (await fetch(`http://127.0.0.1:${httpPort}/nope`)).body?.cancel();
+  assertEquals((await server.stop()).code, 0);
   assertEquals(server.stderr, "");
+  const config = JSON.parse(await Deno.readTextFile(projectPath("deno.json")));
+  const version = await runDeno(["-N"], "server.ts", ["--version"]);
+  assertEquals(version.code, 0);
+  assertEquals(version.stdout.trim(), `${config.name} ${config.version}`);
 });
 
 Deno.test("server.ts on SIGINT answers requests in flight in full, then exits 0", async () => {
