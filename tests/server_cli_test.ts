@@ -7,6 +7,7 @@ import {
 } from "@std/assert";
 import { sendMessage } from "../mod.ts";
 import { projectPath, runDeno, Spawned } from "./_helpers.ts";
+import { runSeedClient } from "./_echo_helpers.ts";
 
 const LOOPBACK = ["--hostname", "127.0.0.1"];
 const HTTP_LINE = /listening on http:\/\/127\.0\.0\.1:(\d+)\//;
@@ -111,6 +112,9 @@ Deno.test("server.ts --reply answers like the teaching text's socket server", as
     await sendMessage("Halo server!", { port: tcpPort }),
     "Pesan diterima server",
   );
+  // The teaching text's own Python client sees what the text shows.
+  const seed = await runSeedClient(tcpPort);
+  assertEquals(seed.stdout, "Pesan dari server: Pesan diterima server\n");
   assertEquals((await server.stop()).code, 0);
 });
 
