@@ -434,6 +434,9 @@ class Server implements EchoServer {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#stopping) return;
+        // A client that reset before its connection was accepted is gone;
+        // pausing for it would let any client stall the accept loop.
+        if (isDisconnectError(error)) continue;
         // Out of file descriptors and the like: wait for connections to close,
         // keep serving.
         if (backoff === 0) this.#report(error);

@@ -143,6 +143,38 @@ export async function runSeedClient(
   };
 }
 
+/**
+ * Opens `count` connections to `port` on loopback one after another and
+ * resets each (SO_LINGER 0), which Deno itself cannot do: the abrupt end a
+ * crashed or killed client produces. With a `payload`, each sends it and waits
+ * for the first byte of the answer before resetting, so the server has
+ * accepted and read it; without one, each resets at once, often before the
+ * server accepted it.
+ */
+export async function resetClients(
+  port: number,
+  count: number,
+  payload?: string,
+): Promise<void> {
+  const program = [
+    "import socket, struct, sys",
+    "for _ in range(int(sys.argv[2])):",
+    `    s = socket.create_connection(("${LOOPBACK}", int(sys.argv[1])))`,
+    "    if len(sys.argv) > 3:",
+    "        s.sendall(sys.argv[3].encode())",
+    "        s.recv(1)",
+    "    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))",
+    "    s.close()",
+  ].join("\n");
+  const args = ["-c", program, String(port), String(count)];
+  if (payload !== undefined) args.push(payload);
+  const output = await new Deno.Command("python3", { args, stdin: "null" })
+    .output();
+  if (!output.success) {
+    throw new Error(new TextDecoder().decode(output.stderr));
+  }
+}
+
 /** A process whose output (stdout and stderr) is collected as it arrives. */
 export class Background implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;

@@ -24,6 +24,7 @@ import {
   randomBytes,
   readAll,
   readExactly,
+  resetClients,
   runSeedClient,
   SeedServer,
   waitUntil,
@@ -244,6 +245,28 @@ Deno.test("startEchoServer() is unaffected by clients that close abruptly or sen
     "every connection to close",
   );
   assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() shrugs off clients that reset before or after being accepted", async () => {
+  const { server, closed, errors } = startRecorded();
+  await using _server = server;
+  // Resets that land before accept() make it fail; that must neither be
+  // reported nor pause the accept loop for the clients behind them.
+  await resetClients(server.addr.port, 50);
+  await resetClients(server.addr.port, 5, "Halo");
+  const echoed = await within(
+    echoThrough(server, encoder.encode("still here")),
+    1_000,
+  );
+  assert(echoed !== "timeout", "no echo within 1 s of the resets");
+  assertEquals(decoder.decode(echoed), "still here");
+  await waitUntil(
+    () => server.stats.openConnections === 0,
+    "every connection to close",
+  );
+  assertEquals(errors, []);
+  const withPayload = closed.filter((info) => info.bytesIn === 4);
+  assertEquals(withPayload.map((info) => info.reason), Array(5).fill("reset"));
 });
 
 Deno.test("startEchoServer() closes connections idle for idleTimeout", async () => {

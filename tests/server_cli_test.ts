@@ -7,7 +7,7 @@ import {
 } from "@std/assert";
 import { sendMessage } from "../mod.ts";
 import { projectPath, runDeno, Spawned } from "./_helpers.ts";
-import { runSeedClient } from "./_echo_helpers.ts";
+import { resetClients, runSeedClient, waitUntil } from "./_echo_helpers.ts";
 
 const LOOPBACK = ["--hostname", "127.0.0.1"];
 const HTTP_LINE = /listening on http:\/\/127\.0\.0\.1:(\d+)\//;
@@ -51,6 +51,54 @@ Deno.test("server.ts serves both halves and stops on SIGTERM with exit 0", async
     server.stderr,
     /^\S+Z 127\.0\.0\.1:\d+ TCP closed in=12B out=12B [\d.]+ms$/m,
   );
+});
+
+Deno.test("server.ts logs a 404 and a reset connection with their figures", async () => {
+  await using server = startServer(["--http-port", "0", "--echo-port", "0"]);
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  const tcpPort = port(await server.waitFor(TCP_LINE));
+
+  const missing = await fetch(`http://127.0.0.1:${httpPort}/nope?name=x`);
+  const body = await missing.text();
+  assertEquals(missing.status, 404);
+  await resetClients(tcpPort, 1, "Halo");
+  await waitUntil(() => / TCP reset /.test(server.stderr), "the reset line");
+  assertEquals((await server.stop()).code, 0);
+
+  assertMatch(
+    server.stderr,
+    new RegExp(
+      `^\\S+Z 127\\.0\\.0\\.1:\\d+ GET /nope\\?name=x 404 ${body.length}B [\\d.]+ms$`,
+      "m",
+    ),
+  );
+  assertMatch(
+    server.stderr,
+    /^\S+Z 127\.0\.0\.1:\d+ TCP reset in=4B out=4B [\d.]+ms$/m,
+  );
+});
+
+Deno.test("server.ts --reply logs the message escaped, so a client cannot forge lines", async () => {
+  await using server = startServer([
+    "--no-http",
+    "--echo-port",
+    "0",
+    "--reply",
+    "ok",
+  ]);
+  const tcpPort = port(await server.waitFor(TCP_LINE));
+  const forged =
+    "Halo\n2026-01-01T00:00:00.000Z 10.0.0.1:1 GET /admin 200 \x1b[2J";
+  assertEquals(await sendMessage(forged, { port: tcpPort }), "ok");
+  assertEquals((await server.stop()).code, 0);
+
+  const lines = server.stderr.trimEnd().split("\n");
+  assertEquals(lines.length, 1, server.stderr);
+  assertMatch(
+    lines[0]!,
+    /^\S+Z 127\.0\.0\.1:\d+ TCP closed in=\d+B out=2B [\d.]+ms message="Halo\\n2026-01-01T00:00:00\.000Z 10\.0\.0\.1:1 GET \/admin 200 \\x1b\[2J"$/,
+  );
+  assert(!server.stderr.includes("\x1b"), "a raw escape reached the log");
 });
 
 Deno.test("server.ts --quiet prints no log lines; --version matches deno.json", async () => {
