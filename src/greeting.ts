@@ -9,7 +9,28 @@
 import { accepts } from "@std/http/negotiation";
 import { STATUS_CODE, STATUS_TEXT } from "@std/http/status";
 
-/** Options for {@linkcode createGreetingHandler}. */
+/**
+ * Options for {@linkcode createGreetingHandler}. Every option has a default,
+ * so `{}` gives the teaching text's greeting on `/`.
+ *
+ * @example Greet on another path, in another language
+ * ```ts
+ * import {
+ *   createGreetingHandler,
+ *   type GreetingHandlerOptions,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: GreetingHandlerOptions = {
+ *   path: "/halo",
+ *   defaultName: "dunia",
+ *   message: (name) => `Halo, ${name}!`,
+ * };
+ * const handler = createGreetingHandler(options);
+ * const response = handler(new Request("http://localhost/halo"));
+ * assertEquals(await response.text(), "Halo, dunia!");
+ * ```
+ */
 export interface GreetingHandlerOptions {
   /**
    * The path that answers with a greeting; every other path answers 404.
@@ -52,7 +73,25 @@ export interface GreetingHandlerOptions {
   onRequest?: (entry: RequestLogEntry) => void;
 }
 
-/** What {@linkcode GreetingHandlerOptions.onRequest} learns of one request. */
+/**
+ * What {@linkcode GreetingHandlerOptions.onRequest} learns of one request.
+ *
+ * @example Collect the status of every request
+ * ```ts
+ * import {
+ *   createGreetingHandler,
+ *   type RequestLogEntry,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const entries: RequestLogEntry[] = [];
+ * const handler = createGreetingHandler({
+ *   onRequest: (entry) => entries.push(entry),
+ * });
+ * await handler(new Request("http://localhost/missing")).body?.cancel();
+ * assertEquals(entries.map((entry) => entry.status), [404]);
+ * ```
+ */
 export interface RequestLogEntry {
   /** The request as received. */
   request: Request;
@@ -72,19 +111,78 @@ export interface RequestLogEntry {
 /**
  * The connection details a {@linkcode GreetingHandler} may get as its second
  * argument; `Deno.serve` passes them as `Deno.ServeHandlerInfo`.
+ *
+ * @example Pass the client's address when calling the handler yourself
+ * ```ts
+ * import {
+ *   type ConnectionInfo,
+ *   createGreetingHandler,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const seen: (Deno.Addr | undefined)[] = [];
+ * const handler = createGreetingHandler({
+ *   onRequest: (entry) => seen.push(entry.remoteAddr),
+ * });
+ * const info: ConnectionInfo = {
+ *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
+ * };
+ * await handler(new Request("http://localhost/"), info).text();
+ * assertEquals(seen, [info.remoteAddr]);
+ * ```
  */
 export interface ConnectionInfo {
   /** The client's address. */
   remoteAddr: Deno.Addr;
 }
 
-/** The fetch-style handler returned by {@linkcode createGreetingHandler}. */
+/**
+ * The fetch-style handler returned by {@linkcode createGreetingHandler}: it
+ * fits `Deno.serve`, `export default { fetch }` and routers that take
+ * `(request) => Response`.
+ *
+ * @example Mount it under a router's own dispatch
+ * ```ts
+ * import {
+ *   createGreetingHandler,
+ *   type GreetingHandler,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const greet: GreetingHandler = createGreetingHandler();
+ * const app = (request: Request): Response =>
+ *   new URL(request.url).pathname === "/"
+ *     ? greet(request)
+ *     : new Response("elsewhere");
+ * assertEquals(await app(new Request("http://localhost/?name=Budi")).text(), "Hello, Budi!");
+ * ```
+ */
 export type GreetingHandler = (
   request: Request,
   info?: ConnectionInfo,
 ) => Response;
 
-/** The media types the greeting is offered in, the first being the default. */
+/**
+ * The media types the greeting is offered in, the first being the default.
+ *
+ * @example Ask for each one
+ * ```ts
+ * import {
+ *   createGreetingHandler,
+ *   GREETING_MEDIA_TYPES,
+ * } from "@learn/server-client";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * const handler = createGreetingHandler();
+ * for (const type of GREETING_MEDIA_TYPES) {
+ *   const response = handler(
+ *     new Request("http://localhost/", { headers: { accept: type } }),
+ *   );
+ *   await response.body?.cancel();
+ *   assertStringIncludes(response.headers.get("content-type")!, type);
+ * }
+ * ```
+ */
 export const GREETING_MEDIA_TYPES = [
   "text/html",
   "text/plain",

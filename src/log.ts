@@ -10,7 +10,18 @@ import type { RequestLogEntry } from "./greeting.ts";
 import type { ConnectionCloseInfo } from "./echo_server.ts";
 import { formatHostPort } from "./_net.ts";
 
-/** Longest client-supplied text (a path, a message) kept in a log line. */
+/**
+ * Longest client-supplied text (a path, a message) kept in a log line.
+ *
+ * @example Longer text is cut and marked
+ * ```ts
+ * import { escapeLogText, MAX_LOGGED_TEXT } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const logged = escapeLogText("x".repeat(MAX_LOGGED_TEXT + 50));
+ * assertEquals(logged, `${"x".repeat(MAX_LOGGED_TEXT)}…`);
+ * ```
+ */
 export const MAX_LOGGED_TEXT = 200;
 
 // C0 and C1 controls (ESC, CSI, CR, LF, ...), the Unicode line separators, and
