@@ -29,6 +29,7 @@ import {
 import { formatHostPort } from "./src/_net.ts";
 
 const PROGRAM = "server.ts";
+const SHUTDOWN_LIMIT_MS = 6_000;
 
 const USAGE = `Usage: deno run -N server.ts [options]
 
@@ -86,10 +87,7 @@ function parseSettings(
   if (!flags.http && !flags.echo) {
     throw usageError("--no-http and --no-echo leave nothing to serve");
   }
-  const reply = flags.reply;
-  if (reply !== undefined && typeof reply !== "string") {
-    throw usageError("--reply needs a value");
-  }
+  const reply = stringFlag(flags, "reply");
   return {
     hostname: stringFlag(flags, "hostname") ?? "0.0.0.0",
     httpPort: flags.http ? portFlag(flags, "http-port", 8000) : undefined,
@@ -123,6 +121,10 @@ function bindError(error: unknown, address: string): never {
   ) {
     throw new CliError(`not allowed to listen on ${address}`);
   }
+  if (error instanceof Error && error.constructor === Error) {
+    // A host name that does not resolve; Deno's message does not name it.
+    throw new CliError(`cannot listen on ${address}: ${error.message}`);
+  }
   throw error;
 }
 
@@ -137,11 +139,11 @@ function startHttp(
   port: number,
   signal: AbortSignal,
 ): Deno.HttpServer<Deno.NetAddr> {
+  let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    return Deno.serve({
+    server = Deno.serve({
       hostname: settings.hostname,
       port,
-      signal,
       onListen: (addr) => {
         console.log(
           `HTTP greeting server listening on ${
@@ -153,6 +155,12 @@ function startHttp(
   } catch (error) {
     bindError(error, httpUrl(settings.hostname, port));
   }
+  // Deno.serve's own `signal` option cuts off requests still arriving (a body
+  // being uploaded); shutdown() stops accepting and lets them finish.
+  signal.addEventListener("abort", () => void server.shutdown(), {
+    once: true,
+  });
+  return server;
 }
 
 function startEcho(
@@ -224,6 +232,16 @@ async function main(args: string[]): Promise<void> {
     }
     console.log(`${signal} received, finishing what is in flight...`);
     controller.abort();
+    // Deno.serve cannot force-close its connections, so a client that never
+    // finishes its request would hold the exit forever. The echo server closes
+    // its own after its 5 s grace period; this gives up a second later.
+    const giveUp = setTimeout(() => {
+      console.error(
+        `${PROGRAM}: requests still in flight after ${SHUTDOWN_LIMIT_MS} ms, exiting`,
+      );
+      Deno.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    Deno.unrefTimer(giveUp);
   };
   const onSigint = () => stop("SIGINT");
   const onSigterm = () => stop("SIGTERM");

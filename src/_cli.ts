@@ -37,7 +37,7 @@ export function parseFlags<const O extends ParseOptions>(
   options: O,
 ): Args<Record<string, unknown>> {
   const unknown: string[] = [];
-  const parsed = parseArgs(args, {
+  const parsed = parseArgs(joinNegativeValues(args, options), {
     ...options,
     unknown(arg: string, key?: string) {
       if (key === undefined) return true; // a positional argument
@@ -51,16 +51,44 @@ export function parseFlags<const O extends ParseOptions>(
   return parsed as Args<Record<string, unknown>>;
 }
 
-/** Reads an optional string flag, rejecting `--flag` given with no value or given twice. */
+/**
+ * `parseArgs` reads the `-5` of `--port -5` as a flag of its own ("unknown
+ * option: -5"); joined as `--port=-5`, the value reaches the flag's own check
+ * and its clearer message.
+ */
+function joinNegativeValues(args: string[], options: ParseOptions): string[] {
+  const valued = new Set<string>([options.string ?? []].flat());
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (
+      arg.startsWith("--") && valued.has(arg.slice(2)) &&
+      next !== undefined && /^-\d/.test(next)
+    ) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/**
+ * Reads an optional string flag, rejecting `--flag` given with no value. Given
+ * twice, the last one wins, as `parseArgs` (and most programs) do.
+ */
 export function stringFlag(
   args: Args<Record<string, unknown>>,
   name: string,
 ): string | undefined {
   const value = args[name];
   if (value === undefined) return undefined;
-  if (Array.isArray(value)) {
-    throw usageError(`--${name} was given more than once`);
-  }
   if (typeof value !== "string" || value === "") {
     throw usageError(`--${name} needs a value`);
   }

@@ -215,6 +215,15 @@ async function connect(
         { cause: error },
       );
     }
+    // A plain Error is a host name that does not resolve; Deno's message does
+    // not say which name.
+    if (
+      error instanceof Error && error.constructor === Error && !signal.aborted
+    ) {
+      throw new Error(`cannot connect to ${address}: ${error.message}`, {
+        cause: error,
+      });
+    }
     throw error;
   }
 }

@@ -1,0 +1,227 @@
+// Every way the executables can be started wrong or fail at run time ends the
+// same way: the documented exit code (2 for bad usage, 1 for a failure), one
+// clear line on stderr naming the problem, and no stack trace. Cases already in
+// server_cli_test.ts and client_cli_test.ts are not repeated here.
+
+import { assert, assertEquals, assertNotMatch } from "@std/assert";
+import { createGreetingHandler, startEchoServer } from "../mod.ts";
+import { type Finished, runDeno } from "./_helpers.ts";
+import { LOOPBACK } from "./_echo_helpers.ts";
+
+type Program = "server.ts" | "client.ts";
+
+function run(
+  program: Program,
+  args: string[],
+  options: { permissions?: string[]; stdin?: string } = {},
+): Promise<Finished> {
+  return runDeno(options.permissions ?? ["-N"], program, args, {
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+  });
+}
+
+function assertNoStackTrace(result: Finished): void {
+  assertNotMatch(result.stderr, /^\s+at /m);
+  assertNotMatch(result.stderr, /error: Uncaught/);
+}
+
+/** Exit 2: the message as the first line, then the usage. */
+function assertUsageError(
+  result: Finished,
+  program: Program,
+  message: string,
+): void {
+  assertEquals(result.code, 2, result.stderr);
+  assertEquals(result.stdout, "");
+  assertNoStackTrace(result);
+  const [first, blank, usage] = result.stderr.split("\n");
+  assertEquals(first, `${program}: ${message}`);
+  assertEquals(blank, "");
+  assert(usage?.startsWith("Usage:"), result.stderr);
+}
+
+/** Exit 1 and exactly one line on stderr, holding every one of `parts`. */
+function assertFailure(
+  result: Finished,
+  program: Program,
+  ...parts: string[]
+): void {
+  assertEquals(result.code, 1, result.stderr);
+  assertEquals(result.stdout, "");
+  assertNoStackTrace(result);
+  const lines = result.stderr.trimEnd().split("\n");
+  assertEquals(lines.length, 1, result.stderr);
+  assert(lines[0]!.startsWith(`${program}: `), result.stderr);
+  for (const part of parts) {
+    assert(lines[0]!.includes(part), `"${part}" missing from: ${lines[0]}`);
+  }
+}
+
+/** Runs the cases a few at a time: the machine has two cores. */
+async function inBatches<T>(
+  cases: T[],
+  check: (testCase: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < cases.length; i += 4) {
+    await Promise.all(cases.slice(i, i + 4).map(check));
+  }
+}
+
+Deno.test("server.ts: every flag with a bad value names the flag and the value, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["--hostname"], "--hostname needs a value"],
+    [["--hostname="], "--hostname needs a value"],
+    [["--reply"], "--reply needs a value"],
+    [
+      ["--http-port", "-1"],
+      '--http-port must be a whole number from 0 to 65535, got "-1"',
+    ],
+    [
+      ["--echo-port", "0x10"],
+      '--echo-port must be a whole number from 0 to 65535, got "0x10"',
+    ],
+    [
+      ["--max-connections", "1000001"],
+      '--max-connections must be a whole number from 1 to 1000000, got "1000001"',
+    ],
+    [
+      ["--idle-timeout", "-5"],
+      '--idle-timeout must be a whole number from 0 to 86400000, got "-5"',
+    ],
+    [
+      ["--idle-timeout", "1.5"],
+      '--idle-timeout must be a whole number from 0 to 86400000, got "1.5"',
+    ],
+  ];
+  await inBatches(cases, async ([args, message]) => {
+    assertUsageError(await run("server.ts", args), "server.ts", message);
+  });
+});
+
+Deno.test("server.ts: an address it cannot listen on, exit 1 with one line naming it", async () => {
+  const cases: [string[], string[]][] = [
+    [
+      ["--hostname", "nonexistent.invalid", "--http-port", "0"],
+      ["cannot listen on http://nonexistent.invalid:0/"],
+    ],
+    [
+      ["--hostname", "nonexistent.invalid", "--no-http", "--echo-port", "0"],
+      ["cannot listen on tcp://nonexistent.invalid:0"],
+    ],
+    // TEST-NET-1: never an address of this machine.
+    [
+      ["--hostname", "192.0.2.1", "--http-port", "0"],
+      ["http://192.0.2.1:0/", "is not an address of this machine"],
+    ],
+    [
+      ["--hostname", "192.0.2.1", "--no-http", "--echo-port", "0"],
+      ["tcp://192.0.2.1:0", "is not an address of this machine"],
+    ],
+  ];
+  await inBatches(cases, async ([args, parts]) => {
+    assertFailure(await run("server.ts", args), "server.ts", ...parts);
+  });
+});
+
+Deno.test("server.ts and client.ts with network access for another host only, exit 1", async () => {
+  const permissions = ["--allow-net=192.0.2.1"];
+  const [server, client] = await Promise.all([
+    run("server.ts", ["--hostname", LOOPBACK, "--http-port", "0"], {
+      permissions,
+    }),
+    run("client.ts", ["--port", "1"], { permissions }),
+  ]);
+  assertFailure(server, "server.ts", "deno run -N server.ts");
+  assertFailure(client, "client.ts", "deno run -N client.ts");
+});
+
+Deno.test("client.ts: every flag with a bad value names the flag and the value, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["--hostname"], "--hostname needs a value"],
+    [
+      ["--port", "-1"],
+      '--port must be a whole number from 0 to 65535, got "-1"',
+    ],
+    [
+      ["--port", "abc"],
+      '--port must be a whole number from 0 to 65535, got "abc"',
+    ],
+    [
+      ["--timeout", "-1"],
+      '--timeout must be a whole number from 0 to 2147483647, got "-1"',
+    ],
+    [
+      ["--timeout", "2147483648"],
+      '--timeout must be a whole number from 0 to 2147483647, got "2147483648"',
+    ],
+    [["greet", "--url"], "--url needs a value"],
+    [
+      ["greet", "--url", "not a url"],
+      '--url must be an http or https URL, got "not a url"',
+    ],
+    [
+      ["echo", "a", "b"],
+      "too many arguments: a b (quote a text with spaces)",
+    ],
+    [
+      ["greet", "a", "b"],
+      "too many arguments: a b (quote a text with spaces)",
+    ],
+    [["echo", "--url", "http://x/"], "--url does not apply to echo"],
+  ];
+  await inBatches(cases, async ([args, message]) => {
+    assertUsageError(await run("client.ts", args), "client.ts", message);
+  });
+});
+
+Deno.test("client.ts: a host name that does not resolve, exit 1 with one line naming it", async () => {
+  const [echo, greet] = await Promise.all([
+    run("client.ts", ["--hostname", "nonexistent.invalid", "--port", "9"]),
+    run("client.ts", ["greet", "--url", "http://nonexistent.invalid:9/"]),
+  ]);
+  assertFailure(echo, "client.ts", "nonexistent.invalid:9");
+  assertFailure(greet, "client.ts", "nonexistent.invalid:9");
+});
+
+Deno.test("client.ts greet: an error status, a timeout, exit 1 with one line", async () => {
+  await using server = Deno.serve(
+    { hostname: LOOPBACK, port: 0, onListen() {} },
+    createGreetingHandler(),
+  );
+  const base = `http://${LOOPBACK}:${server.addr.port}`;
+  // Accepts, never answers.
+  using silent = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  const accepted = silent.accept();
+  const [missing, tooLong, slow] = await Promise.all([
+    run("client.ts", ["greet", "--url", `${base}/missing`]),
+    run("client.ts", ["greet", "x".repeat(300), "--url", `${base}/`]),
+    run("client.ts", [
+      "greet",
+      "--url",
+      `http://${LOOPBACK}:${silent.addr.port}/`,
+      "--timeout",
+      "300",
+    ]),
+  ]);
+  (await accepted).close();
+  assertFailure(missing, "client.ts", "answered 404 Not Found");
+  assertFailure(
+    tooLong,
+    "client.ts",
+    "answered 400 Bad Request",
+    "longer than 256 characters",
+  );
+  assertFailure(slow, "client.ts", `${LOOPBACK}:${silent.addr.port}`, "300 ms");
+});
+
+Deno.test("client.ts: a reply over the 1 MiB limit, exit 1 with one line", async () => {
+  await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  const result = await run("client.ts", ["--port", String(server.addr.port)], {
+    stdin: "x".repeat(1024 * 1024 + 1),
+  });
+  assertFailure(
+    result,
+    "client.ts",
+    `reply from ${LOOPBACK}:${server.addr.port} is longer than 1048576 bytes`,
+  );
+});
