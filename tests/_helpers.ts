@@ -17,9 +17,22 @@ export function denoRunArgs(
   script: string,
   args: string[] = [],
 ): string[] {
+  return denoArgs("run", permissions, script, args);
+}
+
+/**
+ * The arguments for `deno run` or `deno serve` of a project script: `flags` (permissions, and for
+ * `serve` also `--port`, `--host`, `--parallel`) go before the script, `args` after it.
+ */
+export function denoArgs(
+  subcommand: "run" | "serve",
+  flags: string[],
+  script: string,
+  args: string[] = [],
+): string[] {
   const map = Deno.env.get("STD_OFFLINE_IMPORT_MAP");
   const mapArgs = map ? ["--import-map", map, "--no-lock"] : [];
-  return ["run", ...mapArgs, ...permissions, projectPath(script), ...args];
+  return [subcommand, ...mapArgs, ...flags, projectPath(script), ...args];
 }
 
 /** Result of a finished subprocess with its output decoded. */
@@ -83,13 +96,24 @@ export class Spawned implements AsyncDisposable {
   readonly #done: Promise<[void, void]>;
   #waiters: (() => void)[] = [];
 
-  constructor(permissions: string[], script: string, args: string[] = []) {
+  /**
+   * Starts `deno run` (or `options.subcommand`) of `script`, with `options.env` added to the
+   * environment.
+   */
+  constructor(
+    permissions: string[],
+    script: string,
+    args: string[] = [],
+    options: { subcommand?: "run" | "serve"; env?: Record<string, string> } =
+      {},
+  ) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(permissions, script, args),
+      args: denoArgs(options.subcommand ?? "run", permissions, script, args),
       cwd: projectPath("."),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      ...(options.env ? { env: options.env } : {}),
     }).spawn();
     this.#done = Promise.all([
       this.#collect(this.child.stdout, (text) => this.stdout += text),
