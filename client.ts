@@ -1,23 +1,26 @@
 /**
  * The client: `deno run -N client.ts [echo] [MESSAGE]` sends a message to the
  * TCP echo server and prints the reply; `deno run -N client.ts greet [NAME]`
- * fetches the HTTP greeting.
+ * fetches the HTTP greeting. `--tls` (echo) or an https `--url` (greet), with
+ * `--ca FILE` for a private CA, talk to `server.ts --cert FILE --key FILE`.
  *
  * @module
  */
 
-import { sendMessage } from "./mod.ts";
+import { sendBytes } from "./mod.ts";
 import {
   CliError,
   describeError,
   integerFlag,
   parseFlags,
   portFlag,
+  readPemFlag,
   requireNetPermission,
   runMain,
   stringFlag,
   usageError,
 } from "./src/_cli.ts";
+import { formatHostPort } from "./src/_net.ts";
 
 const PROGRAM = "client.ts";
 const DEFAULT_MESSAGE = "Halo server!";
@@ -25,7 +28,8 @@ const DEFAULT_URL = "http://localhost:8000/";
 
 const USAGE = `Usage:
   deno run -N client.ts [echo] [MESSAGE] [--hostname HOST] [--port PORT]
-  deno run -N client.ts greet [NAME] [--url URL]
+                        [--tls [--ca FILE]]
+  deno run -N client.ts greet [NAME] [--url URL [--ca FILE]]
 
 Commands:
   echo     send MESSAGE to the TCP server and print its reply (the default).
@@ -36,7 +40,12 @@ Commands:
 Options:
   --hostname HOST   TCP server host (default 127.0.0.1)
   --port PORT       TCP server port (default 12345)
-  --url URL         HTTP server URL for greet (default ${DEFAULT_URL})
+  --url URL         HTTP server URL for greet (default ${DEFAULT_URL});
+                    https:// for server.ts --cert/--key
+  --tls             echo over TLS, to server.ts --cert/--key
+  --ca FILE         also trust the CA certificate (PEM) in FILE, for --tls or
+                    an https URL: a self-signed or private-CA server needs it.
+                    Reading it needs -R (or --allow-read=FILE)
   --timeout MS      give up after MS milliseconds, 0 never (default 10000)
   --help            show this help and exit`;
 
@@ -48,14 +57,24 @@ type Command =
     hostname: string;
     port: number;
     timeout: number;
+    tls: boolean;
+    /** The `--ca` file. */
+    ca: string | undefined;
   }
-  | { kind: "greet"; name: string | undefined; url: URL; timeout: number };
+  | {
+    kind: "greet";
+    name: string | undefined;
+    url: URL;
+    timeout: number;
+    /** The `--ca` file. */
+    ca: string | undefined;
+  };
 
 function parseCommand(args: string[]): Command {
   const flags = parseFlags(args, {
     // "_" keeps positional arguments as text: "007" stays a message, not 7.
-    string: ["hostname", "port", "url", "timeout", "_"],
-    boolean: ["help"],
+    string: ["hostname", "port", "url", "timeout", "ca", "_"],
+    boolean: ["help", "tls"],
   });
   if (flags.help) return { kind: "help" };
   const words = flags._.map(String);
@@ -74,7 +93,12 @@ function parseCommand(args: string[]): Command {
   if (misplaced !== undefined) {
     throw usageError(`--${misplaced} does not apply to ${kind}`);
   }
+  const ca = stringFlag(flags, "ca");
+  const tls = flags.tls === true;
   if (kind === "greet") {
+    if (tls) {
+      throw usageError("--tls does not apply to greet: use an https:// --url");
+    }
     const text = stringFlag(flags, "url") ?? DEFAULT_URL;
     const url = URL.parse(text);
     if (
@@ -82,7 +106,13 @@ function parseCommand(args: string[]): Command {
     ) {
       throw usageError(`--url must be an http or https URL, got "${text}"`);
     }
-    return { kind, name: words[0], url, timeout };
+    if (ca !== undefined && url.protocol !== "https:") {
+      throw usageError("--ca needs an https:// --url");
+    }
+    return { kind, name: words[0], url, timeout, ca };
+  }
+  if (ca !== undefined && !tls) {
+    throw usageError("--ca needs --tls: it is for TLS connections");
   }
   return {
     kind: "echo",
@@ -90,6 +120,8 @@ function parseCommand(args: string[]): Command {
     hostname: stringFlag(flags, "hostname") ?? "127.0.0.1",
     port: portFlag(flags, "port", 12345),
     timeout,
+    tls,
+    ca,
   };
 }
 
@@ -110,19 +142,37 @@ function printReply(text: string): void {
   console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
 }
 
+/**
+ * What to do about a failed TLS handshake, from its message: trust the
+ * server's CA, or check that the server speaks TLS at all.
+ */
+function tlsHint(detail: string, ca: string | undefined): string {
+  if (!/certificate/i.test(detail)) {
+    return " (is the server using TLS, as server.ts --cert/--key?)";
+  }
+  return ca === undefined
+    ? " (for a self-signed or private-CA certificate, pass its CA with --ca FILE)"
+    : ` (did the CA in ${ca} sign the server's certificate, for this host name?)`;
+}
+
 async function greet(
   name: string | undefined,
   url: URL,
   timeout: number,
+  caCert: { file: string; pem: string } | undefined,
 ): Promise<void> {
   if (name !== undefined) url.searchParams.set("name", name);
   const signal = timeout > 0 ? AbortSignal.timeout(timeout) : undefined;
+  using client = caCert === undefined
+    ? undefined
+    : Deno.createHttpClient({ caCerts: [caCert.pem] });
   let response: Response;
   let text: string;
   try {
     response = await fetch(url, {
       headers: { accept: "text/plain" },
       ...(signal ? { signal } : {}),
+      ...(client ? { client } : {}),
     });
     text = await response.text();
   } catch (error) {
@@ -136,7 +186,12 @@ async function greet(
     throw new CliError(
       /connection refused/i.test(detail)
         ? `connection to ${url.host} refused: is the server running? (start it with \`deno run -N server.ts\`)`
-        : `cannot reach ${url.host}: ${detail}`,
+        : `cannot reach ${url.host}: ${detail}${
+          url.protocol === "https:" &&
+            /tls|certificate|handshake|corrupt message/i.test(detail)
+            ? tlsHint(detail, caCert?.file)
+            : ""
+        }`,
     );
   }
   if (!response.ok) {
@@ -156,20 +211,56 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   requireNetPermission(PROGRAM);
+  const caCert = command.ca === undefined ? undefined : {
+    file: command.ca,
+    pem: readPemFlag("ca", command.ca, "certificate"),
+  };
   if (command.kind === "greet") {
-    await greet(command.name, command.url, command.timeout);
+    await greet(command.name, command.url, command.timeout, caCert);
     return;
   }
-  const message = command.message ?? await readStdin() ?? DEFAULT_MESSAGE;
-  // The library's errors (refused, timed out, too large) are already one line
-  // naming the address.
-  printReply(
-    await sendMessage(message, {
+  const input = command.message ?? await readStdin() ?? DEFAULT_MESSAGE;
+  const message = typeof input === "string"
+    ? new TextEncoder().encode(input)
+    : input;
+  let reply: Uint8Array;
+  try {
+    reply = await sendBytes(message, {
       hostname: command.hostname,
       port: command.port,
       timeout: command.timeout,
-    }),
-  );
+      tls: command.tls,
+      ...(caCert ? { caCerts: [caCert.pem] } : {}),
+    });
+  } catch (error) {
+    // The library's errors (refused, timed out, too large, TLS) are already
+    // one line naming the address; a failed handshake also gets what to do.
+    if (command.tls && error instanceof Deno.errors.InvalidData) {
+      throw new CliError(error.message + tlsHint(error.message, caCert?.file));
+    }
+    throw error;
+  }
+  if (!command.tls && isTlsAlert(reply) && !isSame(reply, message)) {
+    throw new CliError(
+      `${
+        formatHostPort(command.hostname, command.port)
+      } answered with a TLS alert: it speaks TLS, add --tls (and --ca FILE for a private CA)`,
+    );
+  }
+  printReply(new TextDecoder().decode(reply));
+}
+
+/**
+ * Whether `bytes` is one TLS alert record (type 21, version 3.x, two bytes of
+ * alert): what a TLS server sends a plain client instead of an answer.
+ */
+function isTlsAlert(bytes: Uint8Array): boolean {
+  return bytes.length === 7 && bytes[0] === 0x15 && bytes[1] === 0x03 &&
+    bytes[3] === 0 && bytes[4] === 2;
+}
+
+function isSame(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 if (import.meta.main) {

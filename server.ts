@@ -3,7 +3,8 @@
  *
  * Serves {@linkcode createGreetingHandler} over HTTP (port 8000) and
  * {@linkcode startEchoServer} over TCP (port 12345) until SIGINT or SIGTERM,
- * then stops accepting, finishes what is in flight and exits 0.
+ * then stops accepting, finishes what is in flight and exits 0. With
+ * `--cert FILE --key FILE` (and `-R` to read them), both speak TLS instead.
  *
  * @module
  */
@@ -18,9 +19,11 @@ import {
 import config from "./deno.json" with { type: "json" };
 import {
   CliError,
+  describeError,
   integerFlag,
   parseFlags,
   portFlag,
+  readPemFlag,
   requireNetPermission,
   runMain,
   stringFlag,
@@ -37,6 +40,10 @@ Serves the greeting over HTTP and an echo service over TCP:
   curl 'http://localhost:8000/?name=Budi'
   deno run -N client.ts "Halo server!"
 
+Over TLS (HTTPS and TLS on the same ports):
+  deno run -N -R server.ts --cert cert.pem --key key.pem
+  deno run -N -R client.ts --tls --ca ca.pem "Halo server!"
+
 Options:
   --hostname HOST          address to listen on (default 0.0.0.0: every interface)
   --http-port PORT         HTTP port, 0 picks a free one (default 8000)
@@ -48,6 +55,10 @@ Options:
   --max-connections N      TCP connections open at once (default 10000)
   --idle-timeout MS        close TCP connections idle this long, 0 never
                            (default 30000)
+  --cert FILE              TLS certificate chain (PEM); with --key, serves
+                           HTTPS and TLS instead of HTTP and TCP. Reading the
+                           files needs -R (or --allow-read=FILE,...)
+  --key FILE               the certificate's private key (PEM)
   --quiet                  no log line per request or connection on stderr
   --version                print the version and exit
   --help                   show this help and exit`;
@@ -61,6 +72,8 @@ interface ServerSettings {
   maxConnections: number;
   idleTimeout: number;
   quiet: boolean;
+  /** The files of `--cert` and `--key`: TLS on both servers. */
+  tlsFiles: { cert: string; key: string } | undefined;
 }
 
 function parseSettings(
@@ -74,6 +87,8 @@ function parseSettings(
       "reply",
       "max-connections",
       "idle-timeout",
+      "cert",
+      "key",
     ],
     boolean: ["help", "version", "quiet", "http", "echo"],
     negatable: ["http", "echo"],
@@ -88,6 +103,15 @@ function parseSettings(
     throw usageError("--no-http and --no-echo leave nothing to serve");
   }
   const reply = stringFlag(flags, "reply");
+  const cert = stringFlag(flags, "cert");
+  const key = stringFlag(flags, "key");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw usageError(
+      cert === undefined
+        ? "--key needs --cert too: TLS takes a certificate and its key"
+        : "--cert needs --key too: TLS takes a certificate and its key",
+    );
+  }
   return {
     hostname: stringFlag(flags, "hostname") ?? "0.0.0.0",
     httpPort: flags.http ? portFlag(flags, "http-port", 8000) : undefined,
@@ -96,19 +120,42 @@ function parseSettings(
     maxConnections: integerFlag(flags, "max-connections", 10_000, 1, 1_000_000),
     idleTimeout: integerFlag(flags, "idle-timeout", 30_000, 0, 86_400_000),
     quiet: flags.quiet === true,
+    tlsFiles: cert !== undefined && key !== undefined
+      ? { cert, key }
+      : undefined,
   };
 }
 
-function httpUrl(hostname: string, port: number): string {
-  return `http://${formatHostPort(hostname, port)}/`;
+function httpUrl(hostname: string, port: number, tls: boolean): string {
+  return `${tls ? "https" : "http"}://${formatHostPort(hostname, port)}/`;
 }
 
-function tcpUrl(hostname: string, port: number): string {
-  return `tcp://${formatHostPort(hostname, port)}`;
+function tcpUrl(hostname: string, port: number, tls: boolean): string {
+  return `${tls ? "tls" : "tcp"}://${formatHostPort(hostname, port)}`;
 }
 
-/** Explains a failure to bind as one line naming the address. */
-function bindError(error: unknown, address: string): never {
+/** The PEM texts of `--cert` and `--key`, read once for both servers. */
+type Tls = Deno.TlsCertifiedKeyPem;
+
+function readTls(settings: ServerSettings): Tls | undefined {
+  const files = settings.tlsFiles;
+  if (files === undefined) return undefined;
+  return {
+    cert: readPemFlag("cert", files.cert, "certificate"),
+    key: readPemFlag("key", files.key, "private key"),
+  };
+}
+
+/**
+ * Explains a failure to bind as one line naming the address, or with TLS, the
+ * certificate and key that do not work (a corrupt block, a key of another
+ * certificate).
+ */
+function bindError(
+  error: unknown,
+  address: string,
+  tlsFiles: ServerSettings["tlsFiles"],
+): never {
   if (error instanceof Deno.errors.AddrInUse) {
     throw new CliError(`${address} is already in use; pick another port`);
   }
@@ -120,6 +167,19 @@ function bindError(error: unknown, address: string): never {
     error instanceof Deno.errors.NotCapable
   ) {
     throw new CliError(`not allowed to listen on ${address}`);
+  }
+  // Deno reports a bad PEM as InvalidData, and a key that is not the
+  // certificate's as a plain Error ("keys may not be consistent").
+  if (
+    tlsFiles !== undefined &&
+    (error instanceof Deno.errors.InvalidData ||
+      /\bkeys?\b|certificate/i.test(describeError(error)))
+  ) {
+    throw new CliError(
+      `cannot use --cert ${tlsFiles.cert} with --key ${tlsFiles.key}: ${
+        describeError(error)
+      }`,
+    );
   }
   if (error instanceof Error && error.constructor === Error) {
     // A host name that does not resolve; Deno's message does not name it.
@@ -138,22 +198,28 @@ function startHttp(
   settings: ServerSettings,
   port: number,
   signal: AbortSignal,
+  tls: Tls | undefined,
 ): Deno.HttpServer<Deno.NetAddr> {
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
       hostname: settings.hostname,
       port,
+      ...tls,
       onListen: (addr) => {
         console.log(
-          `HTTP greeting server listening on ${
-            httpUrl(addr.hostname, addr.port)
+          `HTTP${tls ? "S" : ""} greeting server listening on ${
+            httpUrl(addr.hostname, addr.port, tls !== undefined)
           }`,
         );
       },
     }, createGreetingHandler(settings.quiet ? {} : { onRequest: logRequest }));
   } catch (error) {
-    bindError(error, httpUrl(settings.hostname, port));
+    bindError(
+      error,
+      httpUrl(settings.hostname, port, tls !== undefined),
+      settings.tlsFiles,
+    );
   }
   // Deno.serve's own `signal` option cuts off requests still arriving (a body
   // being uploaded); shutdown() stops accepting and lets them finish.
@@ -167,6 +233,7 @@ function startEcho(
   settings: ServerSettings,
   port: number,
   signal: AbortSignal,
+  tls: Tls | undefined,
 ): EchoServer {
   const reply = settings.reply;
   try {
@@ -176,11 +243,14 @@ function startEcho(
       signal,
       maxConnections: settings.maxConnections,
       idleTimeout: settings.idleTimeout,
+      ...tls,
       ...(reply === undefined ? {} : { reply: () => reply }),
       onListen: (addr) => {
         console.log(
-          `TCP ${reply === undefined ? "echo" : "reply"} server listening on ${
-            tcpUrl(addr.hostname, addr.port)
+          `${tls ? "TLS" : "TCP"} ${
+            reply === undefined ? "echo" : "reply"
+          } server listening on ${
+            tcpUrl(addr.hostname, addr.port, tls !== undefined)
           }`,
         );
       },
@@ -188,7 +258,11 @@ function startEcho(
       ...(settings.quiet ? {} : { onConnectionClose: logConnection }),
     });
   } catch (error) {
-    bindError(error, tcpUrl(settings.hostname, port));
+    bindError(
+      error,
+      tcpUrl(settings.hostname, port, tls !== undefined),
+      settings.tlsFiles,
+    );
   }
 }
 
@@ -203,18 +277,21 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   requireNetPermission(PROGRAM);
+  const tls = readTls(settings);
 
   const controller = new AbortController();
   const finished: Promise<void>[] = [];
   try {
     if (settings.httpPort !== undefined) {
       finished.push(
-        startHttp(settings, settings.httpPort, controller.signal).finished,
+        startHttp(settings, settings.httpPort, controller.signal, tls)
+          .finished,
       );
     }
     if (settings.echoPort !== undefined) {
       finished.push(
-        startEcho(settings, settings.echoPort, controller.signal).finished,
+        startEcho(settings, settings.echoPort, controller.signal, tls)
+          .finished,
       );
     }
   } catch (error) {

@@ -140,6 +140,53 @@ export function requireNetPermission(program: string): void {
   );
 }
 
+/** The first line of the PEM block a `--cert`, `--key` or `--ca` file must hold. */
+const PEM_BEGIN = {
+  certificate: /-----BEGIN CERTIFICATE-----/,
+  // "RSA PRIVATE KEY" and "EC PRIVATE KEY" (PKCS#1, SEC1) too: Deno takes them.
+  "private key": /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/,
+} as const;
+
+/**
+ * Reads the PEM file a flag names (`--cert`, `--key`, `--ca`). A missing read permission, a
+ * missing or unreadable file, or a file without the expected PEM block becomes one line naming
+ * the flag and the file, instead of a prompt or a stack trace.
+ */
+export function readPemFlag(
+  flag: string,
+  path: string,
+  kind: keyof typeof PEM_BEGIN,
+): string {
+  const descriptor = { name: "read", path } as const;
+  const state = Deno.permissions.querySync(descriptor).state;
+  if (
+    state !== "granted" &&
+    !(state === "prompt" && Deno.stdin.isTerminal() &&
+      Deno.permissions.requestSync(descriptor).state === "granted")
+  ) {
+    throw new CliError(
+      `reading --${flag} ${path} needs read permission: pass -R or --allow-read=${path}`,
+    );
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CliError(`--${flag} ${path}: no such file`);
+    }
+    throw new CliError(
+      `cannot read --${flag} ${path}: ${describeError(error)}`,
+    );
+  }
+  if (!PEM_BEGIN[kind].test(text)) {
+    throw new CliError(
+      `--${flag} ${path} is not a PEM ${kind}: it has no "-----BEGIN ${kind.toUpperCase()}-----" line`,
+    );
+  }
+  return text;
+}
+
 /**
  * Runs an executable's `main`, turning a `CliError` (or any other error) into one line on
  * stderr and an exit code. `usage` is printed after usage errors.

@@ -43,6 +43,25 @@ export interface SendOptions {
    * signal's reason.
    */
   signal?: AbortSignal;
+  /**
+   * Connects over TLS, as `Deno.connectTls` does, to a server such as
+   * {@linkcode startEchoServer} with `cert` and `key`. The server's
+   * certificate must be valid for {@linkcode hostname} and signed by one of
+   * Deno's default root certificates or of {@linkcode caCerts}.
+   *
+   * @default {false}
+   */
+  tls?: boolean;
+  /**
+   * With `tls: true`, CA certificates in PEM format trusted besides the
+   * default roots, as `Deno.connectTls`'s `caCerts`: what a server with a
+   * self-signed or private-CA certificate needs. Given without `tls: true`,
+   * or with an entry that is not a PEM certificate, it is a `TypeError`
+   * rather than a plain TCP connection or an untrusted handshake.
+   *
+   * @default {[]}
+   */
+  caCerts?: string[];
 }
 
 /**
@@ -83,6 +102,7 @@ export class ResponseTooLargeError extends RangeError {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
 
 /**
  * Sends `message` (UTF-8 encoded when a string) to a TCP server, ends the
@@ -106,6 +126,10 @@ const decoder = new TextDecoder();
  *   names the address).
  * @throws {Deno.errors.TimedOut} The exchange took longer than `timeout`.
  * @throws {ResponseTooLargeError} The reply is longer than `maxResponseSize`.
+ * @throws {Deno.errors.InvalidData} With `tls`, the TLS handshake failed: the
+ *   certificate is not trusted or not valid for `hostname`, or the server
+ *   does not speak TLS (the message names the address and the reason).
+ * @throws {TypeError} `caCerts` without `tls: true`, or not PEM certificates.
  */
 export async function sendMessage(
   message: string | Uint8Array,
@@ -140,6 +164,10 @@ export async function sendMessage(
  *   names the address).
  * @throws {Deno.errors.TimedOut} The exchange took longer than `timeout`.
  * @throws {ResponseTooLargeError} The reply is longer than `maxResponseSize`.
+ * @throws {Deno.errors.InvalidData} With `tls`, the TLS handshake failed: the
+ *   certificate is not trusted or not valid for `hostname`, or the server
+ *   does not speak TLS (the message names the address and the reason).
+ * @throws {TypeError} `caCerts` without `tls: true`, or not PEM certificates.
  */
 export async function sendBytes(
   message: string | Uint8Array,
@@ -151,7 +179,10 @@ export async function sendBytes(
     timeout = 10_000,
     maxResponseSize = 1024 * 1024,
     signal,
+    tls = false,
+    caCerts,
   } = options;
+  checkCaCerts(tls, caCerts);
   signal?.throwIfAborted();
   const address = formatHostPort(hostname, port);
   const bytes = typeof message === "string" ? encoder.encode(message) : message;
@@ -173,7 +204,16 @@ export async function sendBytes(
     )
     : undefined;
   try {
-    const conn = await connect(hostname, port, address, stop.signal);
+    const tcp = await connect(hostname, port, address, stop.signal);
+    // Deno.connectTls takes no signal: connecting plainly first keeps the
+    // connect cancellable. Deno.startTls takes the connection over even when
+    // it fails (a malformed CA certificate), so it is not closed here.
+    const conn = tls
+      ? await Deno.startTls(
+        tcp,
+        caCerts === undefined ? { hostname } : { hostname, caCerts },
+      )
+      : tcp;
     let open = true;
     const close = () => {
       if (open) {
@@ -184,6 +224,7 @@ export async function sendBytes(
     stop.signal.addEventListener("abort", close, { once: true });
     try {
       stop.signal.throwIfAborted();
+      if (tls) await handshake(conn as Deno.TlsConn, address);
       return await exchange(conn, bytes, maxResponseSize, address, close);
     } finally {
       stop.signal.removeEventListener("abort", close);
@@ -228,10 +269,43 @@ async function connect(
   }
 }
 
+function checkCaCerts(tls: boolean, caCerts: string[] | undefined): void {
+  if (caCerts === undefined) return;
+  if (!tls) {
+    throw new TypeError(
+      "caCerts is only used over TLS: add `tls: true` to connect with TLS",
+    );
+  }
+  // Deno skips text without a PEM certificate silently: the handshake would
+  // then fail as if the CA were simply not trusted.
+  const bad = caCerts.findIndex((pem) => !pem.includes(PEM_CERTIFICATE));
+  if (bad !== -1) {
+    throw new TypeError(
+      `caCerts[${bad}] is not a PEM certificate: no "${PEM_CERTIFICATE}" line`,
+    );
+  }
+}
+
+// Run on its own so that a TLS failure is not mistaken for a failed exchange,
+// and is reported with the address.
+async function handshake(conn: Deno.TlsConn, address: string): Promise<void> {
+  try {
+    await conn.handshake();
+  } catch (error) {
+    if (error instanceof Deno.errors.InvalidData) {
+      throw new Deno.errors.InvalidData(
+        `TLS handshake with ${address} failed: ${error.message}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
 // Sends and receives at once: an echo server stops reading while its replies go
 // unread, so sending everything first would deadlock on a large message.
 async function exchange(
-  conn: Deno.TcpConn,
+  conn: Deno.Conn,
   bytes: Uint8Array,
   maxResponseSize: number,
   address: string,
@@ -265,7 +339,7 @@ async function exchange(
 }
 
 async function receive(
-  conn: Deno.TcpConn,
+  conn: Deno.Conn,
   maxResponseSize: number,
   address: string,
 ): Promise<Uint8Array> {

@@ -19,6 +19,10 @@ import { formatHostPort, isDisconnectError, writeAll } from "./_net.ts";
  * - `"limit"`: closed at once because
  *   {@linkcode EchoServerOptions.maxConnections} connections were already open;
  * - `"shutdown"`: the server was shutting down;
+ * - `"handshake-failed"`: with TLS on ({@linkcode EchoServerOptions.cert}),
+ *   the handshake failed: a plain TCP client, or one that does not trust the
+ *   certificate. Like a reset, this is the client's doing and not reported to
+ *   {@linkcode EchoServerOptions.onError};
  * - `"error"`: an unexpected error, reported to
  *   {@linkcode EchoServerOptions.onError}.
  */
@@ -28,6 +32,7 @@ export type CloseReason =
   | "idle-timeout"
   | "limit"
   | "shutdown"
+  | "handshake-failed"
   | "error";
 
 /**
@@ -154,6 +159,23 @@ export interface EchoServerOptions {
    * @default {() => {}}
    */
   onConnectionClose?: (info: ConnectionCloseInfo) => void;
+  /**
+   * The server's certificate chain in PEM format, as for `Deno.listenTls`.
+   * Given together with {@linkcode key}, the server listens with
+   * `Deno.listenTls` and speaks TLS (clients connect with `Deno.connectTls`,
+   * or {@linkcode sendMessage} with `tls: true`); one without the other is a
+   * `TypeError`. Byte counts and messages are those of the decrypted data.
+   *
+   * @default {undefined} (plain TCP)
+   */
+  cert?: string;
+  /**
+   * The private key of {@linkcode cert} in PEM format (PKCS#8, RSA or EC), as
+   * for `Deno.listenTls`.
+   *
+   * @default {undefined} (plain TCP)
+   */
+  key?: string;
 }
 
 /** Live figures of an {@linkcode EchoServer}. */
@@ -245,31 +267,62 @@ const decoder = new TextDecoder();
  * assertEquals(answer, "Pesan diterima server");
  * ```
  *
- * @param options Where to listen, hooks, limits and the reply mode.
+ * @example Over TLS, with a certificate and key in PEM format
+ * ```ts
+ * import { sendMessage, startEchoServer } from "@learn/server-client";
+ *
+ * // `ca` is the certificate that signed `cert`: the client trusts it.
+ * async function echoOverTls(cert: string, key: string, ca: string) {
+ *   await using server = startEchoServer({
+ *     hostname: "127.0.0.1",
+ *     port: 0,
+ *     cert,
+ *     key,
+ *   });
+ *   return await sendMessage("Halo!", {
+ *     port: server.addr.port,
+ *     tls: true,
+ *     caCerts: [ca],
+ *   });
+ * }
+ * ```
+ *
+ * @param options Where to listen, hooks, limits, the reply mode and TLS.
  * @returns The running server.
+ * @throws {TypeError} Only one of `cert` and `key` is given.
+ * @throws {Deno.errors.InvalidData} `cert` or `key` is not valid PEM.
  * @throws {Deno.errors.AddrInUse} The address is taken (the message names it).
  * @throws {Deno.errors.NotCapable} No network permission for that address.
  */
 export function startEchoServer(options: EchoServerOptions = {}): EchoServer {
-  const { hostname = "0.0.0.0", port = 12345 } = options;
-  const listener = listen(hostname, port);
+  const { hostname = "0.0.0.0", port = 12345, cert, key } = options;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError(
+      `startEchoServer: TLS needs both \`cert\` and \`key\`, but \`${
+        cert === undefined ? "cert" : "key"
+      }\` is missing`,
+    );
+  }
+  const tls = cert !== undefined && key !== undefined;
+  const listener = listen(hostname, port, tls ? { cert, key } : undefined);
   try {
     options.onListen?.(listener.addr);
   } catch (error) {
     listener.close();
     throw error;
   }
-  return new Server(listener, options);
+  return new Server(listener, options, tls);
 }
 
-// Binding is the one step a later TLS option (`Deno.listenTls` with cert/key)
-// changes.
 function listen(
   hostname: string,
   port: number,
+  tls: Deno.TlsCertifiedKeyPem | undefined,
 ): Deno.Listener<Deno.Conn, Deno.NetAddr> {
   try {
-    return Deno.listen({ hostname, port });
+    return tls === undefined
+      ? Deno.listen({ hostname, port })
+      : Deno.listenTls({ hostname, port, ...tls });
   } catch (error) {
     // Deno's own message does not say which address.
     if (error instanceof Deno.errors.AddrInUse) {
@@ -342,6 +395,7 @@ class Server implements EchoServer {
   readonly #shutdownGracePeriod: number;
   readonly #reply: ReplyHandler | undefined;
   readonly #maxMessageSize: number;
+  readonly #tls: boolean;
   readonly #connections = new Set<Connection>();
   readonly #largeBuffers: Uint8Array<ArrayBuffer>[] = [];
   readonly #drained = Promise.withResolvers<void>();
@@ -357,8 +411,10 @@ class Server implements EchoServer {
   constructor(
     listener: Deno.Listener<Deno.Conn, Deno.NetAddr>,
     options: EchoServerOptions,
+    tls: boolean,
   ) {
     this.addr = listener.addr;
+    this.#tls = tls;
     this.#listener = listener;
     this.#signal = options.signal;
     this.#onError = options.onError ?? console.error;
@@ -486,6 +542,7 @@ class Server implements EchoServer {
     this.#connections.add(connection);
     this.#served++;
     try {
+      if (this.#tls && !await this.#handshake(connection)) return;
       const reason = this.#reply === undefined
         ? await this.#echo(connection)
         : await this.#answer(connection, this.#reply);
@@ -503,10 +560,32 @@ class Server implements EchoServer {
       }
     } finally {
       this.#connections.delete(connection);
-      this.#notifyClose(connection.info());
+      // The figures cost an object per connection: only built when heard.
+      if (this.#onConnectionClose !== undefined) {
+        this.#notifyClose(connection.info());
+      }
       if (this.#stopping && this.#connections.size === 0) {
         this.#drained.resolve();
       }
+    }
+  }
+
+  // Done before the first read so that a failed handshake (a plain TCP client,
+  // one that does not trust the certificate) is told apart from a failed read.
+  async #handshake(connection: Connection): Promise<boolean> {
+    connection.reading = true;
+    try {
+      await (connection.conn as Deno.TlsConn).handshake();
+      connection.lastActivity = performance.now();
+      return true;
+    } catch (error) {
+      // An idle or shutdown close cancels the handshake and keeps its reason.
+      connection.close(
+        isDisconnectError(error) ? "reset" : "handshake-failed",
+      );
+      return false;
+    } finally {
+      connection.reading = false;
     }
   }
 
@@ -584,10 +663,13 @@ class Server implements EchoServer {
     connection.bytesIn = bytes.length;
     this.#bytesIn += bytes.length;
     connection.message = decoder.decode(bytes);
-    const answer = await reply(connection.message, {
+    const result = reply(connection.message, {
       bytes,
       remoteAddr: connection.remoteAddr,
     });
+    // Most replies are computed at once; awaiting those would cost a
+    // microtask turn per connection.
+    const answer = result instanceof Promise ? await result : result;
     const out = typeof answer === "string" ? encoder.encode(answer) : answer;
     await writeAll(conn, out);
     connection.bytesOut = out.length;

@@ -1,0 +1,460 @@
+// TLS on both halves, with a throwaway CA and server certificate made by
+// openssl at test time (tests/_tls.ts): the library (startEchoServer with
+// cert/key, sendMessage with tls/caCerts, the greeting handler on Deno.serve
+// with cert/key) and the executables (server.ts --cert/--key, client.ts --tls
+// --ca and greet --ca).
+
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertNotMatch,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  type ConnectionCloseInfo,
+  createGreetingHandler,
+  sendBytes,
+  sendMessage,
+  startEchoServer,
+} from "../mod.ts";
+import { writeAll } from "../src/_net.ts";
+import {
+  firstDifference,
+  LOOPBACK,
+  randomBytes,
+  readAll,
+  waitUntil,
+} from "./_echo_helpers.ts";
+import { runDeno, Spawned } from "./_helpers.ts";
+import { makeTestCertificates } from "./_tls.ts";
+
+const encoder = new TextEncoder();
+// A TLS record header: content type 21 (alert), then version 3.x.
+const TLS_ALERT = [0x15, 0x03];
+
+/** A TLS echo server on loopback that records how its connections ended. */
+function startTlsServer(
+  tls: { cert: string; key: string },
+  options: { reply?: () => string } = {},
+) {
+  const closed: ConnectionCloseInfo[] = [];
+  const errors: unknown[] = [];
+  const server = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    ...tls,
+    ...options,
+    onConnectionClose: (info) => closed.push(info),
+    onError: (error) => errors.push(error),
+  });
+  return { server, closed, errors };
+}
+
+Deno.test("startEchoServer with cert/key echoes to sendMessage/sendBytes over TLS", async () => {
+  await using certs = await makeTestCertificates();
+  const { server, closed, errors } = startTlsServer(certs);
+  await using _ = server;
+  const options = { port: server.addr.port, tls: true, caCerts: [certs.ca] };
+
+  assertEquals(await sendMessage("Halo server!", options), "Halo server!");
+  // The certificate names localhost as well as 127.0.0.1.
+  assertEquals(
+    await sendMessage("lewat localhost", { ...options, hostname: "localhost" }),
+    "lewat localhost",
+  );
+  // Megabytes both ways at once: TLS keeps the echo's flow control working.
+  const payload = randomBytes(4 * 1024 * 1024);
+  const reply = await sendBytes(payload, {
+    ...options,
+    maxResponseSize: payload.length,
+  });
+  assertEquals(firstDifference(reply, payload), -1);
+
+  await waitUntil(() => closed.length === 3, "three closed connections");
+  assertEquals(closed.map((info) => info.reason), [
+    "closed",
+    "closed",
+    "closed",
+  ]);
+  // The figures count the decrypted bytes, not the TLS records.
+  assertEquals(closed[2]!.bytesIn, payload.length);
+  assertEquals(closed[2]!.bytesOut, payload.length);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer with cert/key answers in reply mode over TLS", async () => {
+  await using certs = await makeTestCertificates();
+  const { server, closed } = startTlsServer(certs, {
+    reply: () => "Pesan diterima server",
+  });
+  await using _ = server;
+  const answer = await sendMessage("Halo server!", {
+    port: server.addr.port,
+    tls: true,
+    caCerts: [certs.ca],
+  });
+  assertEquals(answer, "Pesan diterima server");
+  await waitUntil(() => closed.length === 1, "the closed connection");
+  assertEquals(closed[0]!.message, "Halo server!");
+});
+
+Deno.test("the TLS port sends a plain TCP client no plaintext echo", async () => {
+  await using certs = await makeTestCertificates();
+  const { server, closed, errors } = startTlsServer(certs);
+  await using _ = server;
+  const message = encoder.encode("Halo server!\n");
+  using conn = await Deno.connect({
+    hostname: LOOPBACK,
+    port: server.addr.port,
+  });
+  await writeAll(conn, message);
+  await conn.closeWrite();
+  const reply = await readAll(conn);
+
+  // What comes back is a TLS alert record, not the message.
+  assertNotEquals(reply, message);
+  assertEquals([...reply.subarray(0, 2)], TLS_ALERT);
+  assertEquals(
+    new TextDecoder().decode(reply).includes("Halo server!"),
+    false,
+  );
+  await waitUntil(() => closed.length === 1, "the closed connection");
+  assertEquals(closed[0]!.reason, "handshake-failed");
+  assertEquals(closed[0]!.bytesIn, 0);
+  // A client's failed handshake is the client's problem, like a reset.
+  assertEquals(errors, []);
+  assertEquals(server.stats.openConnections, 0);
+});
+
+Deno.test("a TLS client without the CA is refused with a clear error", async () => {
+  await using certs = await makeTestCertificates();
+  const { server, closed, errors } = startTlsServer(certs);
+  await using _ = server;
+  const port = server.addr.port;
+
+  // Deno's default roots only: the throwaway CA is unknown.
+  const noCa = await assertRejects(
+    () => sendMessage("rahasia", { port, tls: true }),
+    Deno.errors.InvalidData,
+  );
+  assertMatch(
+    noCa.message,
+    new RegExp(
+      `^TLS handshake with 127\\.0\\.0\\.1:${port} failed: invalid peer certificate: UnknownIssuer`,
+    ),
+  );
+  // A CA, but not the one that signed the certificate.
+  await assertRejects(
+    () => sendMessage("rahasia", { port, tls: true, caCerts: [certs.otherCa] }),
+    Deno.errors.InvalidData,
+    "UnknownIssuer",
+  );
+
+  await waitUntil(() => closed.length === 2, "the refused connections");
+  assert(closed.every((info) => info.reason === "handshake-failed"));
+  assert(closed.every((info) => info.bytesIn === 0 && info.bytesOut === 0));
+  assertEquals(errors, []);
+  // The server still serves a client that trusts it.
+  assertEquals(
+    await sendMessage("ok", { port, tls: true, caCerts: [certs.ca] }),
+    "ok",
+  );
+});
+
+Deno.test("a TLS client against a plain TCP server fails the handshake clearly", async () => {
+  await using certs = await makeTestCertificates();
+  await using server = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    onError: () => {},
+  });
+  const port = server.addr.port;
+  await assertRejects(
+    () => sendMessage("Halo", { port, tls: true, caCerts: [certs.ca] }),
+    Deno.errors.InvalidData,
+    `TLS handshake with 127.0.0.1:${port} failed`,
+  );
+});
+
+Deno.test("a TLS handshake that never completes ends with the timeout", async () => {
+  await using certs = await makeTestCertificates();
+  // Accepts and never answers.
+  using listener = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  const accepted = listener.accept();
+  const started = performance.now();
+  await assertRejects(
+    () =>
+      sendMessage("Halo", {
+        port: listener.addr.port,
+        tls: true,
+        caCerts: [certs.ca],
+        timeout: 300,
+      }),
+    Deno.errors.TimedOut,
+  );
+  const elapsed = performance.now() - started;
+  assert(elapsed < 5_000, `took ${elapsed} ms`);
+  (await accepted).close();
+});
+
+Deno.test("startEchoServer wants both cert and key, as valid PEM", async () => {
+  await using certs = await makeTestCertificates();
+  const base = { hostname: LOOPBACK, port: 0 };
+  assertThrows(
+    () => startEchoServer({ ...base, cert: certs.cert }),
+    TypeError,
+    "TLS needs both `cert` and `key`, but `key` is missing",
+  );
+  assertThrows(
+    () => startEchoServer({ ...base, key: certs.key }),
+    TypeError,
+    "but `cert` is missing",
+  );
+  assertThrows(
+    () =>
+      startEchoServer({ ...base, cert: "not a certificate", key: certs.key }),
+    Deno.errors.InvalidData,
+    "No certificates found",
+  );
+  // Swapped: the key where the certificate goes.
+  assertThrows(
+    () => startEchoServer({ ...base, cert: certs.key, key: certs.cert }),
+    Deno.errors.InvalidData,
+  );
+});
+
+Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async () => {
+  await using certs = await makeTestCertificates();
+  // No server is needed: the options are refused before connecting.
+  await assertRejects(
+    () => sendMessage("x", { port: 1, caCerts: [certs.ca] }),
+    TypeError,
+    "caCerts is only used over TLS: add `tls: true`",
+  );
+  await assertRejects(
+    () =>
+      sendMessage("x", { port: 1, tls: true, caCerts: [certs.ca, "ca.pem"] }),
+    TypeError,
+    'caCerts[1] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line',
+  );
+  // A PEM block cut short is refused once connected, and the connection is
+  // closed (the resource sanitizer checks).
+  const { server } = startTlsServer(certs);
+  await using _ = server;
+  await assertRejects(
+    () =>
+      sendMessage("x", {
+        port: server.addr.port,
+        tls: true,
+        caCerts: [certs.ca.slice(0, 100)],
+      }),
+    Deno.errors.InvalidData,
+    "Unable to add pem file to certificate store",
+  );
+});
+
+Deno.test("the greeting handler on Deno.serve with cert/key answers fetch over HTTPS", async () => {
+  await using certs = await makeTestCertificates();
+  await using server = Deno.serve({
+    hostname: LOOPBACK,
+    port: 0,
+    cert: certs.cert,
+    key: certs.key,
+    onListen: () => {},
+  }, createGreetingHandler());
+  const url = `https://127.0.0.1:${server.addr.port}/?name=Budi`;
+
+  using client = Deno.createHttpClient({ caCerts: [certs.ca] });
+  const response = await fetch(url, { client });
+  assertEquals(response.status, 200);
+  assertEquals(await response.text(), "Hello, Budi!");
+
+  // Without the CA, fetch refuses the certificate.
+  const error = await assertRejects(() => fetch(url), TypeError);
+  assertMatch(String(error.cause ?? error), /certificate|UnknownIssuer/i);
+  // A plain HTTP request to the HTTPS port gets no greeting.
+  const plain = await fetch(`http://127.0.0.1:${server.addr.port}/?name=Budi`)
+    .then((response) => response.text(), (error: unknown) => String(error));
+  assertNotMatch(plain, /Hello, Budi!/);
+});
+
+const HTTPS_LINE =
+  /HTTPS greeting server listening on https:\/\/127\.0\.0\.1:(\d+)\//;
+const TLS_LINE = /TLS echo server listening on tls:\/\/127\.0\.0\.1:(\d+)/;
+
+/** One line on stderr naming the program, no stack trace. */
+function assertOneLineError(stderr: string, program: string): void {
+  assertNotMatch(stderr, /\n\s+at /);
+  assertMatch(stderr, new RegExp(`^${program.replace(".", "\\.")}: [^\n]+\n`));
+}
+
+Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca and greet --ca", async () => {
+  await using certs = await makeTestCertificates();
+  // Read permission for exactly the two files is enough.
+  await using server = new Spawned(
+    ["-N", `--allow-read=${certs.certFile},${certs.keyFile}`],
+    "server.ts",
+    [
+      "--hostname",
+      "127.0.0.1",
+      "--http-port",
+      "0",
+      "--echo-port",
+      "0",
+      "--cert",
+      certs.certFile,
+      "--key",
+      certs.keyFile,
+    ],
+  );
+  const httpsPort = (await server.waitFor(HTTPS_LINE))[1]!;
+  const tlsPort = (await server.waitFor(TLS_LINE))[1]!;
+  const client = (args: string[]) =>
+    runDeno(["-N", `--allow-read=${certs.caFile}`], "client.ts", args);
+
+  const echo = await client([
+    "--tls",
+    "--ca",
+    certs.caFile,
+    "--port",
+    tlsPort,
+    "Halo TLS",
+  ]);
+  assertEquals([echo.code, echo.stdout, echo.stderr], [0, "Halo TLS\n", ""]);
+
+  const greet = await client([
+    "greet",
+    "Budi",
+    "--url",
+    `https://127.0.0.1:${httpsPort}/`,
+    "--ca",
+    certs.caFile,
+  ]);
+  assertEquals([greet.code, greet.stdout, greet.stderr], [
+    0,
+    "Hello, Budi!\n",
+    "",
+  ]);
+
+  // Plain TCP on the TLS port: no echo, an error saying what to do.
+  const plain = await client(["--port", tlsPort, "Halo TLS"]);
+  assertEquals(plain.code, 1);
+  assertEquals(plain.stdout, "");
+  assertOneLineError(plain.stderr, "client.ts");
+  assertStringIncludes(
+    plain.stderr,
+    `127.0.0.1:${tlsPort} answered with a TLS alert: it speaks TLS, add --tls`,
+  );
+
+  // Without the CA, both halves refuse the certificate.
+  const noCa = await client(["--tls", "--port", tlsPort, "rahasia"]);
+  assertEquals([noCa.code, noCa.stdout], [1, ""]);
+  assertOneLineError(noCa.stderr, "client.ts");
+  assertStringIncludes(
+    noCa.stderr,
+    `TLS handshake with 127.0.0.1:${tlsPort} failed: invalid peer certificate: UnknownIssuer (for a self-signed or private-CA certificate, pass its CA with --ca FILE)`,
+  );
+  const greetNoCa = await client([
+    "greet",
+    "--url",
+    `https://127.0.0.1:${httpsPort}/`,
+  ]);
+  assertEquals([greetNoCa.code, greetNoCa.stdout], [1, ""]);
+  assertOneLineError(greetNoCa.stderr, "client.ts");
+  assertMatch(greetNoCa.stderr, /UnknownIssuer.*pass its CA with --ca FILE/);
+
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  // The connection log tells the refused handshakes from served connections.
+  assertMatch(server.stderr, /TCP closed in=8B out=8B/);
+  assertEquals(
+    server.stderr.match(/TCP handshake-failed in=0B out=0B/g)?.length,
+    2,
+  );
+});
+
+Deno.test("server.ts refuses bad --cert/--key with one line and the documented exit code", async () => {
+  await using certs = await makeTestCertificates();
+  const serve = (permissions: string[], tls: string[]) =>
+    runDeno(permissions, "server.ts", [
+      "--hostname",
+      "127.0.0.1",
+      "--http-port",
+      "0",
+      "--echo-port",
+      "0",
+      ...tls,
+    ]);
+  const cases: [string[], string[], number, string][] = [
+    [["-N", "-R"], ["--cert", certs.certFile], 2, "--cert needs --key too"],
+    [["-N", "-R"], ["--key", certs.keyFile], 2, "--key needs --cert too"],
+    [
+      ["-N"],
+      ["--cert", certs.certFile, "--key", certs.keyFile],
+      1,
+      `reading --cert ${certs.certFile} needs read permission: pass -R or --allow-read=${certs.certFile}`,
+    ],
+    [
+      ["-N", "-R"],
+      ["--cert", `${certs.dir}/missing.pem`, "--key", certs.keyFile],
+      1,
+      `--cert ${certs.dir}/missing.pem: no such file`,
+    ],
+    [
+      ["-N", "-R"],
+      ["--cert", certs.keyFile, "--key", certs.certFile],
+      1,
+      `--cert ${certs.keyFile} is not a PEM certificate: it has no "-----BEGIN CERTIFICATE-----" line`,
+    ],
+    [
+      ["-N", "-R"],
+      ["--cert", certs.certFile, "--key", certs.caKeyFile],
+      1,
+      `cannot use --cert ${certs.certFile} with --key ${certs.caKeyFile}: `,
+    ],
+  ];
+  for (const [permissions, tls, code, message] of cases) {
+    const result = await serve(permissions, tls);
+    assertEquals(result.code, code, `${tls.join(" ")}: ${result.stderr}`);
+    assertOneLineError(result.stderr, "server.ts");
+    assertStringIncludes(result.stderr, message);
+    // Nothing started: no listening line.
+    assertEquals(result.stdout, "");
+  }
+});
+
+Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable", async () => {
+  await using certs = await makeTestCertificates();
+  const cases: [string[], string[], number, string][] = [
+    [["-N", "-R"], ["--ca", certs.caFile, "Halo"], 2, "--ca needs --tls"],
+    [
+      ["-N", "-R"],
+      ["greet", "--url", "http://127.0.0.1:1/", "--ca", certs.caFile],
+      2,
+      "--ca needs an https:// --url",
+    ],
+    [["-N", "-R"], ["greet", "--tls"], 2, "--tls does not apply to greet"],
+    [
+      ["-N"],
+      ["--tls", "--ca", certs.caFile],
+      1,
+      `reading --ca ${certs.caFile} needs read permission: pass -R or --allow-read=${certs.caFile}`,
+    ],
+    [
+      ["-N", "-R"],
+      ["--tls", "--ca", certs.keyFile],
+      1,
+      `--ca ${certs.keyFile} is not a PEM certificate`,
+    ],
+  ];
+  for (const [permissions, args, code, message] of cases) {
+    const result = await runDeno(permissions, "client.ts", args);
+    assertEquals(result.code, code, `${args.join(" ")}: ${result.stderr}`);
+    assertOneLineError(result.stderr, "client.ts");
+    assertStringIncludes(result.stderr, message);
+    assertEquals(result.stdout, "");
+  }
+});
