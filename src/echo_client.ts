@@ -8,7 +8,24 @@
 
 import { formatHostPort, isDisconnectError, writeAll } from "./_net.ts";
 
-/** Options for {@linkcode sendMessage} and {@linkcode sendBytes}. */
+/**
+ * Options for {@linkcode sendMessage} and {@linkcode sendBytes}. Every option
+ * has a default: `127.0.0.1:12345`, plain TCP, 10 s, at most 1 MiB of reply.
+ *
+ * @example Give up sooner on a slow server
+ * ```ts
+ * import {
+ *   type SendOptions,
+ *   sendMessage,
+ *   startEchoServer,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+ * const options: SendOptions = { port: server.addr.port, timeout: 2_000 };
+ * assertEquals(await sendMessage("Halo", options), "Halo");
+ * ```
+ */
 export interface SendOptions {
   /**
    * The server's host. An IPv4 literal rather than `"localhost"`, which may

@@ -25,6 +25,24 @@ import { formatHostPort, isDisconnectError, writeAll } from "./_net.ts";
  *   {@linkcode EchoServerOptions.onError};
  * - `"error"`: an unexpected error, reported to
  *   {@linkcode EchoServerOptions.onError}.
+ *
+ * @example Count how connections end
+ * ```ts
+ * import { type CloseReason, startEchoServer } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const reasons: CloseReason[] = [];
+ * await using server = startEchoServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   onConnectionClose: (info) => reasons.push(info.reason),
+ * });
+ * const conn = await Deno.connect({ port: server.addr.port });
+ * await conn.closeWrite();
+ * await new Response(conn.readable).arrayBuffer();
+ * await server.shutdown();
+ * assertEquals(reasons, ["closed"]);
+ * ```
  */
 export type CloseReason =
   | "closed"
@@ -38,6 +56,28 @@ export type CloseReason =
 /**
  * Figures for one finished connection, passed to
  * {@linkcode EchoServerOptions.onConnectionClose}.
+ *
+ * @example Log what each client sent in reply mode
+ * ```ts
+ * import {
+ *   type ConnectionCloseInfo,
+ *   sendMessage,
+ *   startEchoServer,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const closed: ConnectionCloseInfo[] = [];
+ * await using server = startEchoServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   reply: () => "ok",
+ *   onConnectionClose: (info) => closed.push(info),
+ * });
+ * await sendMessage("Halo server!", { port: server.addr.port });
+ * await server.shutdown();
+ * assertEquals(closed[0]?.message, "Halo server!");
+ * assertEquals(closed[0]?.bytesOut, 2);
+ * ```
  */
 export interface ConnectionCloseInfo {
   /** The client's address. */
@@ -57,7 +97,28 @@ export interface ConnectionCloseInfo {
   message?: string;
 }
 
-/** What a {@linkcode ReplyHandler} gets besides the decoded message. */
+/**
+ * What a {@linkcode ReplyHandler} gets besides the decoded message.
+ *
+ * @example Answer with the client's own address
+ * ```ts
+ * import {
+ *   type ReplyContext,
+ *   sendMessage,
+ *   startEchoServer,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const whoAreYou = (_message: string, { remoteAddr }: ReplyContext) =>
+ *   remoteAddr.hostname;
+ * await using server = startEchoServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   reply: whoAreYou,
+ * });
+ * assertEquals(await sendMessage("?", { port: server.addr.port }), "127.0.0.1");
+ * ```
+ */
 export interface ReplyContext {
   /** The message as received, before decoding. */
   bytes: Uint8Array;
@@ -72,13 +133,53 @@ export interface ReplyContext {
  * UTF-8 encoded. If it throws (or rejects), the error goes to
  * {@linkcode EchoServerOptions.onError} and that connection is closed without
  * an answer; the server keeps running.
+ *
+ * @example Shout the message back
+ * ```ts
+ * import {
+ *   type ReplyHandler,
+ *   sendMessage,
+ *   startEchoServer,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const shout: ReplyHandler = (message) => message.toUpperCase();
+ * await using server = startEchoServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   reply: shout,
+ * });
+ * assertEquals(await sendMessage("halo", { port: server.addr.port }), "HALO");
+ * ```
  */
 export type ReplyHandler = (
   message: string,
   context: ReplyContext,
 ) => string | Uint8Array | Promise<string | Uint8Array>;
 
-/** Options for {@linkcode startEchoServer}. */
+/**
+ * Options for {@linkcode startEchoServer}. Every option has a default, so
+ * `{}` gives an echo server on every interface, port 12345.
+ *
+ * @example A local server with tighter limits
+ * ```ts
+ * import {
+ *   type EchoServerOptions,
+ *   sendMessage,
+ *   startEchoServer,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: EchoServerOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   maxConnections: 100,
+ *   idleTimeout: 5_000,
+ * };
+ * await using server = startEchoServer(options);
+ * assertEquals(await sendMessage("Halo", { port: server.addr.port }), "Halo");
+ * ```
+ */
 export interface EchoServerOptions {
   /**
    * The interface to listen on.
@@ -178,7 +279,25 @@ export interface EchoServerOptions {
   key?: string;
 }
 
-/** Live figures of an {@linkcode EchoServer}. */
+/**
+ * Live figures of an {@linkcode EchoServer}.
+ *
+ * @example Read the figures after a round trip
+ * ```ts
+ * import {
+ *   type EchoServerStats,
+ *   sendMessage,
+ *   startEchoServer,
+ * } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+ * await sendMessage("Halo", { port: server.addr.port });
+ * await server.shutdown();
+ * const stats: EchoServerStats = server.stats;
+ * assertEquals([stats.bytesIn, stats.bytesOut, stats.openConnections], [4, 4, 0]);
+ * ```
+ */
 export interface EchoServerStats {
   /** Connections open now. */
   openConnections: number;
@@ -198,6 +317,22 @@ export interface EchoServerStats {
 /**
  * A running echo server, shaped like `Deno.HttpServer`. `await using` shuts it
  * down at the end of the scope.
+ *
+ * @example Stop it with an AbortSignal and wait for it
+ * ```ts
+ * import { type EchoServer, startEchoServer } from "@learn/server-client";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const controller = new AbortController();
+ * const server: EchoServer = startEchoServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   signal: controller.signal,
+ * });
+ * controller.abort();
+ * await server.finished;
+ * assertEquals(server.stats.openConnections, 0);
+ * ```
  */
 export interface EchoServer extends AsyncDisposable {
   /**
