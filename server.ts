@@ -195,7 +195,7 @@ function bindError(
 // stderr output and before exiting, so nothing is lost or reordered.
 const logEncoder = new TextEncoder();
 let pendingLog: string[] = [];
-let logTimer: number | undefined;
+let logTimer: ReturnType<typeof setTimeout> | undefined;
 
 function flushLog(): void {
   clearTimeout(logTimer);
