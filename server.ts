@@ -21,6 +21,7 @@ import {
   CliError,
   describeError,
   integerFlag,
+  listenError,
   parseFlags,
   portFlag,
   readPemFlag,
@@ -156,18 +157,6 @@ function bindError(
   address: string,
   tlsFiles: ServerSettings["tlsFiles"],
 ): never {
-  if (error instanceof Deno.errors.AddrInUse) {
-    throw new CliError(`${address} is already in use; pick another port`);
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
-    throw new CliError(`${address} is not an address of this machine`);
-  }
-  if (
-    error instanceof Deno.errors.PermissionDenied ||
-    error instanceof Deno.errors.NotCapable
-  ) {
-    throw new CliError(`not allowed to listen on ${address}`);
-  }
   // Deno reports a bad PEM as InvalidData, and a key that is not the
   // certificate's as a plain Error ("keys may not be consistent").
   if (
@@ -181,11 +170,7 @@ function bindError(
       }`,
     );
   }
-  if (error instanceof Error && error.constructor === Error) {
-    // A host name that does not resolve; Deno's message does not name it.
-    throw new CliError(`cannot listen on ${address}: ${error.message}`);
-  }
-  throw error;
+  throw listenError(error, address);
 }
 
 // Access logs go to stderr, so stdout keeps only the start-up and shutdown lines.

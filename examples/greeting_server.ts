@@ -16,14 +16,12 @@
 
 import { createGreetingHandler } from "../mod.ts";
 import {
-  CliError,
-  parseFlags,
-  portFlag,
+  listenError,
+  parseAddressFlags,
   requireNetPermission,
   runMain,
-  stringFlag,
-  usageError,
 } from "../src/_cli.ts";
+import { formatHostPort } from "../src/_net.ts";
 
 const PROGRAM = "examples/greeting_server.ts";
 const USAGE = `Usage: deno run -N ${PROGRAM} [--hostname HOST] [--port PORT]
@@ -37,19 +35,12 @@ Options:
   --help            show this help and exit`;
 
 async function main(args: string[]): Promise<void> {
-  const flags = parseFlags(args, {
-    string: ["hostname", "port"],
-    boolean: ["help"],
-  });
-  if (flags.help) {
+  const address = parseAddressFlags(args, { hostname: "0.0.0.0", port: 8000 });
+  if (address === "help") {
     console.log(USAGE);
     return;
   }
-  if (flags._.length > 0) {
-    throw usageError(`unexpected argument: ${flags._[0]}`);
-  }
-  const hostname = stringFlag(flags, "hostname") ?? "0.0.0.0";
-  const port = portFlag(flags, "port", 8000);
+  const { hostname, port } = address;
   requireNetPermission(PROGRAM);
 
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -63,13 +54,7 @@ async function main(args: string[]): Promise<void> {
         console.log(`Starting server on port ${addr.port}...`),
     }, createGreetingHandler());
   } catch (error) {
-    // Deno's own message does not say which port.
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new CliError(
-        `port ${port} is already in use: stop the program using it, or pick another with --port`,
-      );
-    }
-    throw error;
+    throw listenError(error, `http://${formatHostPort(hostname, port)}/`);
   }
   await server.finished;
 }

@@ -16,11 +16,9 @@
 import { startEchoServer } from "../mod.ts";
 import {
   describeError,
-  parseFlags,
-  portFlag,
+  parseAddressFlags,
   requireNetPermission,
   runMain,
-  usageError,
 } from "../src/_cli.ts";
 
 const PROGRAM = "examples/socket_server.ts";
@@ -34,15 +32,12 @@ Options:
   --help        show this help and exit`;
 
 async function main(args: string[]): Promise<void> {
-  const flags = parseFlags(args, { string: ["port"], boolean: ["help"] });
-  if (flags.help) {
+  const address = parseAddressFlags(args, { port: 12345 });
+  if (address === "help") {
     console.log(USAGE);
     return;
   }
-  if (flags._.length > 0) {
-    throw usageError(`unexpected argument: ${flags._[0]}`);
-  }
-  const port = portFlag(flags, "port", 12345);
+  const { port } = address;
   requireNetPermission(PROGRAM);
 
   const server = startEchoServer({

@@ -1,5 +1,6 @@
-// Helpers shared by the executables (server.ts, client.ts). Not part of the published API:
-// they turn bad command-line input into one clear line and an exit code, never a stack trace.
+// Helpers shared by the executables (server.ts, client.ts and the examples). Not part of the
+// published API: they turn bad command-line input into one clear line and an exit code, never a
+// stack trace.
 
 import { type Args, parseArgs, type ParseOptions } from "@std/cli/parse-args";
 
@@ -120,6 +121,56 @@ export function portFlag(
   fallback: number,
 ): number {
   return integerFlag(args, name, fallback, 0, 65535);
+}
+
+/**
+ * Reads the command line of a program whose only settings are where it listens
+ * or connects: `--port`, `--help`, and `--hostname` when `defaults.hostname`
+ * is given (without it, the host is always 127.0.0.1, the IPv4 loopback the
+ * teaching text's `localhost` sockets use). Anything else is a usage error.
+ */
+export function parseAddressFlags(
+  args: string[],
+  defaults: { hostname?: string; port: number },
+): { hostname: string; port: number } | "help" {
+  const flags = parseFlags(args, {
+    string: defaults.hostname === undefined ? ["port"] : ["hostname", "port"],
+    boolean: ["help"],
+  });
+  if (flags.help) return "help";
+  if (flags._.length > 0) {
+    throw usageError(`unexpected argument: ${flags._[0]}`);
+  }
+  return {
+    hostname: stringFlag(flags, "hostname") ?? defaults.hostname ??
+      "127.0.0.1",
+    port: portFlag(flags, "port", defaults.port),
+  };
+}
+
+/**
+ * Explains a failure to listen on `address` (a URL such as
+ * `http://0.0.0.0:8000/`) in one line; an error it does not know is returned
+ * as it is.
+ */
+export function listenError(error: unknown, address: string): unknown {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new CliError(`${address} is already in use; pick another port`);
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new CliError(`${address} is not an address of this machine`);
+  }
+  if (
+    error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable
+  ) {
+    return new CliError(`not allowed to listen on ${address}`);
+  }
+  if (error instanceof Error && error.constructor === Error) {
+    // A host name that does not resolve; Deno's message does not name it.
+    return new CliError(`cannot listen on ${address}: ${error.message}`);
+  }
+  return error;
 }
 
 /**

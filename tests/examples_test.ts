@@ -351,7 +351,7 @@ Deno.test("the run examples report a busy port, a refused connection and a missi
     assertEquals(result.code, 1);
     assertEquals(
       result.stderr,
-      `examples/${script}: port ${busy} is already in use: stop the program using it, or pick another with --port\n`,
+      `examples/${script}: http://${LOOPBACK}:${busy}/ is already in use; pick another port\n`,
     );
   }
   const socket = await runDeno(["-N"], "examples/socket_server.ts", [
