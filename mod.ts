@@ -22,7 +22,27 @@
  * @module
  */
 
-export * from "./src/greeting.ts";
-export * from "./src/echo_server.ts";
-export * from "./src/echo_client.ts";
-export * from "./src/log.ts";
+export {
+  type ConnectionInfo,
+  createGreetingHandler,
+  GREETING_MEDIA_TYPES,
+  type GreetingHandler,
+  type GreetingHandlerOptions,
+  type RequestLogEntry,
+} from "./src/greeting.ts";
+export {
+  type CloseReason,
+  type ConnectionCloseInfo,
+  type EchoServer,
+  type EchoServerOptions,
+  type EchoServerStats,
+  type ReplyContext,
+  type ReplyHandler,
+  startEchoServer,
+} from "./src/echo_server.ts";
+export {
+  ResponseTooLargeError,
+  sendBytes,
+  sendMessage,
+  type SendOptions,
+} from "./src/echo_client.ts";

@@ -12,10 +12,9 @@
 import {
   createGreetingHandler,
   type EchoServer,
-  formatConnectionLog,
-  formatRequestLog,
   startEchoServer,
 } from "./mod.ts";
+import { formatConnectionLog, formatRequestLog } from "./src/log.ts";
 import config from "./deno.json" with { type: "json" };
 import {
   CliError,

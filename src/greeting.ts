@@ -6,7 +6,6 @@
  * @module
  */
 
-import { accepts } from "@std/http/negotiation";
 import { STATUS_CODE, STATUS_TEXT } from "@std/http/status";
 
 /**
@@ -35,13 +34,15 @@ export interface GreetingHandlerOptions {
   /**
    * The path that answers with a greeting; every other path answers 404.
    * Compared with the request's path exactly as it appears in the URL
-   * (percent escapes are not decoded).
+   * (percent escapes are not decoded), so it must be written that way:
+   * `"/h%C3%A9llo"`, not `"/héllo"`.
    *
    * @default {"/"}
    */
   path?: string;
   /**
-   * The name greeted when the query has no non-empty `name` value.
+   * The name greeted when the query has no non-empty `name` value. At most
+   * `maxNameLength` code points long.
    *
    * @default {"world"}
    */
@@ -50,15 +51,18 @@ export interface GreetingHandlerOptions {
    * Builds the sentence from the name. For `text/html` it receives the name
    * already HTML-escaped and its result is sent as HTML, so the sentence
    * itself may hold markup; for `text/plain` and `application/json` it
-   * receives the name as given.
+   * receives the name as given. If it throws or returns something other than
+   * a string, that request gets `500 Internal Server Error` with a one-line
+   * body and the error is printed with `console.error`, as `Deno.serve` does
+   * for a handler that throws.
    *
-   * @default {(name) => `Hello, ${name}!`}
+   * @default {(name) => "Hello, " + name + "!"}
    */
   message?: (name: string) => string;
   /**
-   * The longest name accepted, in Unicode code points. A longer name gets
-   * `400 Bad Request` with a short explanation rather than a truncated
-   * greeting.
+   * The longest name accepted, in Unicode code points: a whole number from
+   * 1 up. A longer name gets `400 Bad Request` with a short explanation
+   * rather than a truncated greeting.
    *
    * @default {256}
    */
@@ -221,6 +225,33 @@ const NOT_ACCEPTABLE_BODY = `Not Acceptable: this resource is available as ${
   GREETING_MEDIA_TYPES.join(", ")
 }\n`;
 
+const INTERNAL_ERROR_BODY = `${STATUS_TEXT[STATUS_CODE.InternalServerError]}\n`;
+
+const defaultMessage = (name: string): string => `Hello, ${name}!`;
+
+/** Shows an option's value in an error message: strings quoted, the rest by type or value. */
+function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
+  if (typeof value === "function") return "a function";
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
+}
+
+function invalidOption(
+  option: string,
+  rule: string,
+  value: unknown,
+  ErrorType: typeof RangeError | typeof TypeError,
+): Error {
+  return new ErrorType(
+    `Cannot create the greeting handler: ${option} ${rule}, got ${
+      describe(value)
+    }`,
+  );
+}
+
 // Response bodies stay strings: Deno.serve sends a string body without the
 // extra encode and copy a Uint8Array body costs per request. Their UTF-8 size is
 // counted instead, for HEAD's Content-Length and for onRequest.
@@ -249,6 +280,139 @@ function utf8ByteLength(text: string): number {
 // An Accept header naming just one of the types needs no parsing.
 const EXACT_MEDIA_TYPES: ReadonlySet<string> = new Set(GREETING_MEDIA_TYPES);
 
+// Each offered type split once, for matching media ranges against.
+const OFFERED = GREETING_MEDIA_TYPES.map((type) => {
+  const slash = type.indexOf("/");
+  return { type: type.slice(0, slash), subtype: type.slice(slash + 1) };
+});
+
+// RFC 9110's token: what a type, subtype or parameter name may hold.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+// A q-value from 0 to 1 (RFC 9110 allows three decimals; more are tolerated).
+const QVALUE = /^(?:0(?:\.\d*)?|1(?:\.0*)?|\.\d+)$/;
+
+/**
+ * Picks the greeting's media type for an `Accept` header, as RFC 9110
+ * section 12.5.1 describes: for each type the most specific matching range
+ * gives its weight; the highest weight wins, then the more specific range,
+ * then the range listed first, then the order of `GREETING_MEDIA_TYPES`.
+ * Media types, parameter names and the charset are case-insensitive. Every
+ * parameter but `q`, wherever it stands, must be one the type is sent with
+ * (`charset=utf-8`); a range with others (`text/html;level=1`) or a malformed
+ * one (bad `q`, unclosed quote) fits nothing.
+ *
+ * It reads the header once, left to right, doing a bounded amount of work per
+ * character, so no header costs more than its length: `@std/http`'s
+ * `accepts` rescans a growing piece for every comma after an open quote, and
+ * handles parameters differently in its JSR release and its offline stand-in.
+ */
+function negotiateMediaType(accept: string): MediaType | undefined {
+  // The best fitting range so far for each offered type: its weight, its
+  // specificity (-1: none fits yet) and its position in the header.
+  const weights = [0, 0, 0];
+  const specificities = [-1, -1, -1];
+  const positions = [0, 0, 0];
+  const length = accept.length;
+  let i = 0;
+  for (let position = 0; i < length; position++) {
+    // The media range runs to the first ";" or ",".
+    let j = i;
+    while (j < length && accept[j] !== ";" && accept[j] !== ",") j++;
+    const range = accept.slice(i, j).trim().toLowerCase();
+    const slash = range.indexOf("/");
+    const type = range.slice(0, slash);
+    const subtype = range.slice(slash + 1);
+    let valid = slash !== -1 && TOKEN.test(type) && TOKEN.test(subtype) &&
+      (type !== "*" || subtype === "*");
+    let q = 1;
+    let qSeen = false;
+    let hasParams = false;
+    let paramsFit = true;
+    while (j < length && accept[j] === ";") {
+      j++;
+      let nameEnd = j;
+      while (
+        nameEnd < length && accept[nameEnd] !== "=" &&
+        accept[nameEnd] !== ";" && accept[nameEnd] !== ","
+      ) nameEnd++;
+      const name = accept.slice(j, nameEnd).trim().toLowerCase();
+      j = nameEnd;
+      if (accept[j] !== "=") {
+        // `a/b;` and `a/b; ;c=d` hold empty parameters, which RFC 9110 allows.
+        if (name !== "") valid = false;
+        continue;
+      }
+      j++;
+      while (accept[j] === " " || accept[j] === "\t") j++;
+      let value: string;
+      if (accept[j] === '"') {
+        let k = j + 1;
+        while (k < length && accept[k] !== '"') k += accept[k] === "\\" ? 2 : 1;
+        if (k >= length) {
+          // An unclosed quote runs to the end of the header.
+          valid = false;
+          j = length;
+          break;
+        }
+        value = accept.slice(j + 1, k).replace(/\\(.)/gs, "$1");
+        j = k + 1;
+        while (accept[j] === " " || accept[j] === "\t") j++;
+        if (j < length && accept[j] !== ";" && accept[j] !== ",") {
+          valid = false;
+          while (j < length && accept[j] !== ";" && accept[j] !== ",") j++;
+        }
+      } else {
+        const valueStart = j;
+        while (j < length && accept[j] !== ";" && accept[j] !== ",") j++;
+        value = accept.slice(valueStart, j).trim();
+      }
+      if (!TOKEN.test(name)) {
+        valid = false;
+      } else if (name === "q") {
+        if (qSeen) continue;
+        qSeen = true;
+        if (QVALUE.test(value)) q = Number(value);
+        else valid = false;
+      } else {
+        hasParams = true;
+        if (name !== "charset" || value.toLowerCase() !== "utf-8") {
+          paramsFit = false;
+        }
+      }
+    }
+    i = j + 1;
+    if (!valid || !paramsFit) continue;
+    for (let k = 0; k < OFFERED.length; k++) {
+      const offered = OFFERED[k]!;
+      let specificity = hasParams ? 1 : 0;
+      if (type === offered.type) specificity += 4;
+      else if (type !== "*") continue;
+      if (subtype === offered.subtype) specificity += 2;
+      else if (subtype !== "*") continue;
+      if (
+        specificity > specificities[k]! ||
+        (specificity === specificities[k] && q > weights[k]!)
+      ) {
+        specificities[k] = specificity;
+        weights[k] = q;
+        positions[k] = position;
+      }
+    }
+  }
+  let best = -1;
+  for (let k = 0; k < OFFERED.length; k++) {
+    if (weights[k]! <= 0) continue;
+    if (
+      best === -1 || weights[k]! > weights[best]! ||
+      (weights[k] === weights[best] &&
+        (specificities[k]! > specificities[best]! ||
+          (specificities[k] === specificities[best] &&
+            positions[k]! < positions[best]!)))
+    ) best = k;
+  }
+  return best === -1 ? undefined : GREETING_MEDIA_TYPES[best];
+}
+
 const HTML_ESCAPES: Record<string, string> = {
   "&": "&amp;",
   "<": "&lt;",
@@ -260,20 +424,10 @@ const HTML_SPECIAL = /[&<>"']/g;
 
 /**
  * Escapes the five characters that are special in HTML text and attribute
- * values.
- *
- * @example Usage
- * ```ts
- * import { escapeHtml } from "@learn/server-client";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(escapeHtml(`<b>"Tom" & 'Jerry'</b>`), "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;");
- * ```
- *
- * @param text The text to escape.
- * @returns The text with `&`, `<`, `>`, `"` and `'` replaced by entities.
+ * values (what `@std/html`'s `escape` does, which the handler cannot depend
+ * on offline).
  */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   // Most names hold nothing to escape; testing first skips the replace call's allocation.
   HTML_SPECIAL.lastIndex = 0;
   if (!HTML_SPECIAL.test(text)) return text;
@@ -296,6 +450,9 @@ function decodeQueryComponent(raw: string): string {
   }
 }
 
+// The most characters a key decoding to "name" can have: each letter as %XX.
+const MAX_NAME_KEY_LENGTH = "name".length * 3;
+
 /**
  * Finds the first non-empty `name` value in a raw query string, as Python's
  * `parse_qs` does (it drops blank values). Scanning the raw string avoids
@@ -303,13 +460,21 @@ function decodeQueryComponent(raw: string): string {
  */
 function findName(query: string): string | undefined {
   let start = 0;
+  // The first "=" at or after `start`, searched for again only once `start`
+  // has passed it: searching afresh for each part would rescan to the end of
+  // the query for every part without one, a quadratic cost for `&&&...`.
+  let eq = query.indexOf("=");
   while (start < query.length) {
     let end = query.indexOf("&", start);
     if (end === -1) end = query.length;
-    const eq = query.indexOf("=", start);
+    if (eq !== -1 && eq < start) eq = query.indexOf("=", start);
     if (eq !== -1 && eq < end - 1) {
       const key = query.slice(start, eq);
-      if (key === "name" || decodeQueryComponent(key) === "name") {
+      if (
+        key === "name" ||
+        (key.length <= MAX_NAME_KEY_LENGTH &&
+          decodeQueryComponent(key) === "name")
+      ) {
         const value = decodeQueryComponent(query.slice(eq + 1, end));
         if (value !== "") return value;
       }
@@ -368,15 +533,23 @@ function plainResponse(
  *   `text/html` (the default; the name HTML-escaped), `text/plain`, or
  *   `application/json` (`{"message":"Hello, Budi!"}`); always with
  *   `charset=utf-8`, `Vary: Accept` and `X-Content-Type-Options: nosniff`.
- *   An `Accept` header that allows none of them gets `406`.
+ *   Negotiation follows RFC 9110: weights (`q`), wildcards (`text/*`, and
+ *   `*` for both halves), the most specific range first, case-insensitive
+ *   names; a range may carry `charset=utf-8` (the charset sent) before or
+ *   after its `q`, a range with another parameter (`text/html;level=1`,
+ *   `text/plain;charset=latin1`) fits nothing. An `Accept` header that allows
+ *   none of the types gets `406`.
  * - `HEAD` gets the same status and headers (`Content-Length` included) and
  *   no body.
  * - Any other method on that path: `405` with `Allow: GET, HEAD`.
  * - Any other path: `404`.
  * - A name longer than `options.maxNameLength`: `400`.
  *
- * No request makes it throw or answer 5xx. `options.onRequest` sees every
- * answer, for access logs.
+ * No request makes it throw or answer 5xx; only a `message` option that
+ * throws or returns no string gives `500` (see
+ * {@linkcode GreetingHandlerOptions.message}). Every request is parsed in
+ * time linear in its size. `options.onRequest` sees every answer, for access
+ * logs.
  *
  * @example Serve it with `Deno.serve`
  * ```ts
@@ -413,20 +586,88 @@ function plainResponse(
  *
  * @param options How to greet; every field has a default.
  * @returns A handler `(request: Request) => Response`.
+ * @throws {TypeError} If `options` is not an object, an option has the wrong
+ * type (`path`, `defaultName` not strings; `message`, `onRequest` not
+ * functions; `maxNameLength` not a number), or `path` does not start with
+ * `/` or is not spelled as in a request URL.
+ * @throws {RangeError} If `maxNameLength` is not a whole number from 1 up
+ * (`NaN`, `Infinity`, `0`, `-1`, `1.5`), or `defaultName` is longer than
+ * `maxNameLength`.
  */
 export function createGreetingHandler(
   options: GreetingHandlerOptions = {},
 ): GreetingHandler {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot create the greeting handler: options must be an object, got ${
+        describe(options)
+      }`,
+    );
+  }
   const path = options.path ?? "/";
   const defaultName = options.defaultName ?? "world";
-  const message = options.message ?? ((name: string) => `Hello, ${name}!`);
+  const message = options.message ?? defaultMessage;
   const maxNameLength = options.maxNameLength ?? 256;
+  const onRequest = options.onRequest;
+  if (typeof path !== "string") {
+    throw invalidOption("path", "must be a string", path, TypeError);
+  }
+  // Requests are matched against the path as their URL spells it, so a path
+  // the URL parser would rewrite (an unescaped space or "é", a "?" or "#", a
+  // dot segment) could never match; say so instead of answering 404 forever.
   if (!path.startsWith("/")) {
-    throw new TypeError(`path must start with "/", got "${path}"`);
+    throw invalidOption("path", 'must start with "/"', path, TypeError);
+  }
+  const spelled = new URL(`http://localhost${path}`).pathname;
+  if (spelled !== path) {
+    throw invalidOption(
+      "path",
+      `must be spelled as in a request URL (here ${JSON.stringify(spelled)})`,
+      path,
+      TypeError,
+    );
+  }
+  if (typeof defaultName !== "string") {
+    throw invalidOption(
+      "defaultName",
+      "must be a string",
+      defaultName,
+      TypeError,
+    );
+  }
+  if (typeof message !== "function") {
+    throw invalidOption("message", "must be a function", message, TypeError);
+  }
+  if (onRequest !== undefined && typeof onRequest !== "function") {
+    throw invalidOption(
+      "onRequest",
+      "must be a function",
+      onRequest,
+      TypeError,
+    );
+  }
+  if (typeof maxNameLength !== "number") {
+    throw invalidOption(
+      "maxNameLength",
+      "must be a number",
+      maxNameLength,
+      TypeError,
+    );
   }
   if (!Number.isSafeInteger(maxNameLength) || maxNameLength < 1) {
-    throw new RangeError(
-      `maxNameLength must be a positive whole number, got ${maxNameLength}`,
+    throw invalidOption(
+      "maxNameLength",
+      "must be a positive whole number",
+      maxNameLength,
+      RangeError,
+    );
+  }
+  if (exceedsLength(defaultName, maxNameLength)) {
+    throw invalidOption(
+      "defaultName",
+      `must be at most maxNameLength (${maxNameLength}) characters long`,
+      defaultName,
+      RangeError,
     );
   }
   const nameTooLongBody =
@@ -435,6 +676,18 @@ export function createGreetingHandler(
   const methodNotAllowedBody = `${
     STATUS_TEXT[STATUS_CODE.MethodNotAllowed]
   }: use GET or HEAD\n`;
+
+  // A message function that throws or returns no string is the caller's bug,
+  // not the client's: the client gets a bare 500 (no stack trace) and the
+  // error goes where Deno.serve reports a throwing handler's.
+  const messageFailed = (request: Request, error: unknown): Response => {
+    console.error("Cannot greet: the message option failed:", error);
+    return plainResponse(
+      request,
+      STATUS_CODE.InternalServerError,
+      INTERNAL_ERROR_BODY,
+    );
+  };
 
   const greetingHandler = (request: Request): Response => {
     // request.url is already parsed and serialized by the Request constructor, so slicing it
@@ -477,7 +730,7 @@ export function createGreetingHandler(
         ? "text/html"
         : EXACT_MEDIA_TYPES.has(accept)
         ? accept as MediaType
-        : accepts(request, ...GREETING_MEDIA_TYPES);
+        : negotiateMediaType(accept);
     if (type === undefined) {
       return plainResponse(
         request,
@@ -487,11 +740,25 @@ export function createGreetingHandler(
       );
     }
 
-    const body = type === "text/html"
-      ? message(escapeHtml(name))
-      : type === "text/plain"
-      ? message(name)
-      : JSON.stringify({ message: message(name) });
+    let sentence: unknown;
+    try {
+      sentence = message(type === "text/html" ? escapeHtml(name) : name);
+    } catch (error) {
+      return messageFailed(request, error);
+    }
+    if (typeof sentence !== "string") {
+      return messageFailed(
+        request,
+        new TypeError(
+          `Cannot greet: message must return a string, got ${
+            describe(sentence)
+          }`,
+        ),
+      );
+    }
+    const body = type === "application/json"
+      ? JSON.stringify({ message: sentence })
+      : sentence;
     if (method === "HEAD") {
       lastBody = "";
       return new Response(null, {
@@ -509,7 +776,6 @@ export function createGreetingHandler(
     });
   };
 
-  const onRequest = options.onRequest;
   if (onRequest === undefined) return greetingHandler;
   return function loggedGreetingHandler(
     request: Request,

@@ -15,7 +15,7 @@ import { formatHostPort } from "./_net.ts";
  *
  * @example Longer text is cut and marked
  * ```ts
- * import { escapeLogText, MAX_LOGGED_TEXT } from "@learn/server-client";
+ * import { escapeLogText, MAX_LOGGED_TEXT } from "./log.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const logged = escapeLogText("x".repeat(MAX_LOGGED_TEXT + 50));
@@ -24,23 +24,49 @@ import { formatHostPort } from "./_net.ts";
  */
 export const MAX_LOGGED_TEXT = 200;
 
-// C0 and C1 controls (ESC, CSI, CR, LF, ...), the Unicode line separators, and
-// the quote and backslash that frame logged text: everything a client could
-// use to forge a line or drive the operator's terminal.
-// deno-lint-ignore no-control-regex -- matching control characters is the point
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029"\\]/g;
+// What a client could use to forge a line, hide text in it, reorder how it
+// displays or drive the operator's terminal: C0 and C1 controls (ESC, CSI,
+// CR, LF, ...), the line and paragraph separators, format characters (the
+// bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069,
+// U+061C, zero-width spaces and joiners, U+FEFF, U+180E, tag characters),
+// lone surrogates, the invisible Hangul fillers; and the quote and backslash
+// that frame logged text.
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0"\\]/gu;
+
+function escapeChar(char: string): string {
+  switch (char) {
+    case "\n":
+      return "\\n";
+    case "\r":
+      return "\\r";
+    case "\t":
+      return "\\t";
+    case '"':
+      return '\\"';
+    case "\\":
+      return "\\\\";
+  }
+  const code = char.codePointAt(0)!;
+  return code > 0xffff
+    ? `\\u{${code.toString(16)}}`
+    : code > 0xff
+    ? `\\u${code.toString(16).padStart(4, "0")}`
+    : `\\x${code.toString(16).padStart(2, "0")}`;
+}
 
 /**
  * Makes client-supplied text safe to print on one log line: cut to
- * `maxLength` code units (marked with `…`), control characters, quotes and
- * backslashes escaped as `\n`, `\x1b`, `\"`, `\\`.
+ * `maxLength` code units (marked with `…`; a surrogate pair is never split),
+ * control characters, quotes and backslashes escaped as `\n`, `\x1b`, `\"`,
+ * `\\`, and invisible and bidi format characters as `\u202e`, `\u{e0041}`.
  *
  * @example Usage
  * ```ts
- * import { escapeLogText } from "@learn/server-client";
+ * import { escapeLogText } from "./log.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(escapeLogText("Halo\n\x1b[31m"), "Halo\\n\\x1b[31m");
+ * assertEquals(escapeLogText("a\u202Eb"), "a\\u202eb");
  * assertEquals(escapeLogText("abcdef", 3), "abc…");
  * ```
  *
@@ -52,27 +78,19 @@ export function escapeLogText(
   text: string,
   maxLength: number = MAX_LOGGED_TEXT,
 ): string {
-  const cut = text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
+  let cut = text;
+  if (text.length > maxLength) {
+    let end = maxLength;
+    if (
+      end > 0 && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800 &&
+      (text.charCodeAt(end) & 0xfc00) === 0xdc00
+    ) end--;
+    cut = `${text.slice(0, end)}…`;
+  }
+  // Most text holds nothing to escape; testing first skips the replace call's allocation.
   UNSAFE.lastIndex = 0;
   if (!UNSAFE.test(cut)) return cut;
-  return cut.replace(UNSAFE, (char) => {
-    switch (char) {
-      case "\n":
-        return "\\n";
-      case "\r":
-        return "\\r";
-      case "\t":
-        return "\\t";
-      case '"':
-        return '\\"';
-      case "\\":
-        return "\\\\";
-    }
-    const code = char.charCodeAt(0);
-    return code > 0xff
-      ? `\\u${code.toString(16).padStart(4, "0")}`
-      : `\\x${code.toString(16).padStart(2, "0")}`;
-  });
+  return cut.replace(UNSAFE, escapeChar);
 }
 
 function formatAddr(addr: Deno.Addr | undefined): string {
@@ -92,7 +110,8 @@ function formatMs(ms: number): string {
  *
  * @example Usage
  * ```ts
- * import { createGreetingHandler, formatRequestLog } from "@learn/server-client";
+ * import { createGreetingHandler } from "@learn/server-client";
+ * import { formatRequestLog } from "./log.ts";
  * import { assertMatch } from "@std/assert";
  *
  * const lines: string[] = [];
@@ -130,7 +149,7 @@ export function formatRequestLog(
  *
  * @example Usage
  * ```ts
- * import { formatConnectionLog } from "@learn/server-client";
+ * import { formatConnectionLog } from "./log.ts";
  * import { assertMatch } from "@std/assert";
  *
  * const line = formatConnectionLog({
