@@ -440,14 +440,18 @@ function escapeHtml(text: string): string {
  * they are and invalid UTF-8 becomes U+FFFD. It never throws.
  */
 function decodeQueryComponent(raw: string): string {
-  if (raw.indexOf("%") === -1 && raw.indexOf("+") === -1) return raw;
-  const spaced = raw.replaceAll("+", " ");
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    // decodeURIComponent rejects malformed escapes outright; URLSearchParams keeps them.
-    return new URLSearchParams(`x=${raw}`).get("x") ?? "";
+  const plus = raw.indexOf("+");
+  if (plus === -1) {
+    if (raw.indexOf("%") === -1) return raw;
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      // Malformed escapes, which decodeURIComponent rejects outright.
+    }
   }
+  // Slower for short text than decodeURIComponent, but linear in every case:
+  // replacing each "+" first costs tens of nanoseconds per "+".
+  return new URLSearchParams(`x=${raw}`).get("x")!;
 }
 
 // The most characters a key decoding to "name" can have: each letter as %XX.
@@ -455,8 +459,9 @@ const MAX_NAME_KEY_LENGTH = "name".length * 3;
 
 /**
  * Finds the first non-empty `name` value in a raw query string, as Python's
- * `parse_qs` does (it drops blank values). Scanning the raw string avoids
- * building a `URL` and a `URLSearchParams` for every request.
+ * `parse_qs` does (it drops blank values), and returns it still encoded (a
+ * non-empty value never decodes to an empty one). Scanning the raw string
+ * avoids building a `URL` and a `URLSearchParams` for every request.
  */
 function findName(query: string): string | undefined {
   let start = 0;
@@ -475,8 +480,7 @@ function findName(query: string): string | undefined {
         (key.length <= MAX_NAME_KEY_LENGTH &&
           decodeQueryComponent(key) === "name")
       ) {
-        const value = decodeQueryComponent(query.slice(eq + 1, end));
-        if (value !== "") return value;
+        return query.slice(eq + 1, end);
       }
     }
     start = end + 1;
@@ -670,6 +674,9 @@ export function createGreetingHandler(
       RangeError,
     );
   }
+  // No code point takes more than 12 characters to write in a query
+  // (`%F0%9F%98%80`), so a raw name longer than this is surely too long.
+  const maxRawNameLength = maxNameLength * 12;
   const nameTooLongBody =
     `Bad Request: the name is longer than ${maxNameLength} characters\n`;
   const notFoundBody = `${STATUS_TEXT[STATUS_CODE.NotFound]}\n`;
@@ -716,12 +723,19 @@ export function createGreetingHandler(
       );
     }
 
-    const name = question === -1 || question !== pathEnd
-      ? defaultName
-      : findName(url.slice(question + 1, hash === -1 ? url.length : hash)) ??
-        defaultName;
-    if (exceedsLength(name, maxNameLength)) {
-      return plainResponse(request, STATUS_CODE.BadRequest, nameTooLongBody);
+    let name = defaultName;
+    const rawName = question === -1 || question !== pathEnd
+      ? undefined
+      : findName(url.slice(question + 1, hash === -1 ? url.length : hash));
+    if (rawName !== undefined) {
+      // Decoding a name known to be too long would be wasted work.
+      if (rawName.length > maxRawNameLength) {
+        return plainResponse(request, STATUS_CODE.BadRequest, nameTooLongBody);
+      }
+      name = decodeQueryComponent(rawName);
+      if (exceedsLength(name, maxNameLength)) {
+        return plainResponse(request, STATUS_CODE.BadRequest, nameTooLongBody);
+      }
     }
 
     const accept = request.headers.get("accept");

@@ -1,11 +1,12 @@
 import {
   assert,
   assertEquals,
+  assertLess,
   assertMatch,
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { createGreetingHandler } from "../mod.ts";
+import { createGreetingHandler, type GreetingHandlerOptions } from "../mod.ts";
 
 const greet = createGreetingHandler();
 
@@ -229,4 +230,318 @@ Deno.test("odd requests never throw or answer 5xx", async () => {
   }
   assertEquals(await text("/?name=Budi#frag"), "Hello, Budi!");
   assertEquals(await text("/?name=="), "Hello, =!");
+});
+
+Deno.test("Accept ranges with charset=utf-8 match, in any parameter order", async () => {
+  const cases: [string, string][] = [
+    ["application/json; charset=utf-8", "application/json"],
+    ["text/plain;charset=utf-8", "text/plain"],
+    ["text/plain;charset=utf-8;q=0.5", "text/plain"],
+    ["text/plain;q=0.5;charset=utf-8", "text/plain"],
+    ['text/plain; charset="UTF-8"', "text/plain"],
+    ["TEXT/Plain;Charset=Utf-8", "text/plain"],
+    [
+      "text/html;q=0.4, application/json;charset=utf-8;q=0.6",
+      "application/json",
+    ],
+    ["text/*;charset=utf-8", "text/html"],
+    ["*/*;charset=utf-8;q=0.1, text/plain;q=0.2", "text/plain"],
+    // q is no media parameter: it does not stop charset from counting.
+    ["text/plain;charset=latin1;q=1, text/html;q=0.5", "text/html"],
+    ["text/plain;q=1;charset=latin1, text/html;q=0.5", "text/html"],
+    // The most specific range sets the weight: text/plain is refused here.
+    ["text/plain;q=0, text/*", "text/html"],
+    [
+      "text/plain;charset=utf-8;q=0, text/plain, application/json;q=0.9",
+      "application/json",
+    ],
+    // Equal weights: the range listed first wins.
+    ["text/plain, application/json", "text/plain"],
+    ["application/json, text/plain", "application/json"],
+    ["  application/json  ,\ttext/plain ", "application/json"],
+    [
+      "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+      "text/html",
+    ],
+    ["image/png, */*;q=0.01", "text/html"],
+  ];
+  for (const [accept, type] of cases) {
+    const response = get("/?name=Budi", { headers: { accept } });
+    assertEquals(response.status, 200, accept);
+    assertEquals(
+      response.headers.get("content-type"),
+      `${type}; charset=utf-8`,
+      accept,
+    );
+    await response.body?.cancel();
+  }
+});
+
+Deno.test("Accept ranges with parameters the greeting lacks, or malformed, match nothing", async () => {
+  for (
+    const accept of [
+      "text/plain;charset=latin1",
+      "text/plain;charset=utf-8;charset=latin1",
+      "text/html;level=1",
+      "application/json;q=0.5;v=2",
+      "text/plain;flag",
+      "text/plain;q=2",
+      "text/plain;q=-1",
+      "text/plain;q=abc",
+      'text/plain;charset="utf-8',
+      'text/plain;charset="utf-8"x',
+      "*/plain",
+      "text",
+      "text/",
+      "/plain",
+      "text /plain",
+      ",,, ;;;",
+    ]
+  ) {
+    const response = get("/", { headers: { accept } });
+    assertEquals(response.status, 406, accept);
+    await response.body?.cancel();
+  }
+});
+
+Deno.test("a quoted parameter may hold commas and semicolons", async () => {
+  const response = get("/", {
+    headers: { accept: 'text/html;x=";,", application/json' },
+  });
+  assertEquals(response.status, 200);
+  assertEquals(
+    response.headers.get("content-type"),
+    "application/json; charset=utf-8",
+  );
+  await response.body?.cancel();
+});
+
+Deno.test("a name key may be percent-encoded in any letter", async () => {
+  assertEquals(await text("/?na%6De=Budi"), "Hello, Budi!");
+  assertEquals(await text("/?%6E%61%6D%65=Budi"), "Hello, Budi!");
+  assertEquals(await text("/?%6E%61%6D%65x=Budi"), "Hello, world!");
+  assertEquals(await text("/?name%00=Budi"), "Hello, world!");
+});
+
+/** Median time of `runs` rounds of three calls, after a warm-up round. */
+function medianCost(run: () => void, runs = 7): number {
+  const times: number[] = [];
+  for (let round = -1; round < runs; round++) {
+    const start = performance.now();
+    for (let call = 0; call < 3; call++) run();
+    if (round >= 0) times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[runs >> 1]!;
+}
+
+/**
+ * Asserts that handling each hostile input costs at most `bound` times a
+ * benign input of the same size. At these sizes a quadratic scan costs
+ * hundreds of times more; a linear one stays within a few times.
+ */
+function assertLinear(
+  label: string,
+  benign: Request,
+  hostile: Record<string, Request>,
+  handler = greet,
+  bound = 10,
+): void {
+  for (const [name, request] of Object.entries(hostile)) {
+    let ratio = Infinity;
+    // Under CPU contention one measurement can be off; a real superlinear
+    // scan fails every attempt.
+    for (let attempt = 0; attempt < 3 && ratio >= bound; attempt++) {
+      const benignCost = medianCost(() => handler(benign));
+      const hostileCost = medianCost(() => handler(request));
+      ratio = hostileCost / Math.max(benignCost, 0.01);
+    }
+    assertLess(ratio, bound, `${label} ${name}: ${ratio.toFixed(1)}x`);
+  }
+}
+
+function sized(pattern: string, size: number, prefix = ""): string {
+  return prefix +
+    pattern.repeat(Math.ceil((size - prefix.length) / pattern.length))
+      .slice(0, size - prefix.length);
+}
+
+Deno.test("the query scan costs time linear in the query, whatever it holds", () => {
+  const size = 256 * 1024;
+  const query = (text: string) => new Request(`http://localhost/?${text}`);
+  assertLinear("query", query(sized("ab=cd&", size)), {
+    "&&&": query(sized("&", size)),
+    "x&x&": query(sized("x&", size)),
+    "===": query(sized("=", size)),
+    "%6Eamf=x&": query(sized("%6Eamf=x&", size)),
+    "name=&": query(sized("name=&", size)),
+  });
+  // Names are decoded only when short enough to be accepted; with no limit
+  // to speak of, every name is decoded.
+  const names = {
+    "name=%%%": query(sized("%", size, "name=")),
+    "name=<invalid UTF-8>": query(sized("%E0%A4%A", size, "name=")),
+    "name=+++": query(sized("+", size, "name=")),
+    "name=%41%41": query(sized("%41", size, "name=")),
+  };
+  const benignName = query(sized("Siti+Nurhaliza+", size, "name="));
+  assertLinear("query", benignName, names);
+  assertLinear(
+    "query",
+    benignName,
+    names,
+    createGreetingHandler({ maxNameLength: Number.MAX_SAFE_INTEGER }),
+  );
+});
+
+Deno.test("Accept parsing costs time linear in the header, whatever it holds", () => {
+  const size = 64 * 1024;
+  const accept = (value: string) =>
+    new Request("http://localhost/", { headers: { accept: value } });
+  assertLinear("Accept", accept(sized("text/csv, ", size)), {
+    ",,,": accept(sized(",", size)),
+    ";;;": accept(sized(";", size, "a/b")),
+    "a/b;q=1,": accept(sized("a/b;q=1,", size)),
+    "unclosed quote": accept(sized(",", size, 'a/b;c="')),
+    '"""': accept(sized('"', size, "a/b;c=")),
+    "quoted backslashes": accept(sized("\\", size, 'a/b;c="')),
+    "spaces": accept(`a/b${" ".repeat(size)}x`),
+    "many parameters": accept(sized(";charset=utf-8", size, "text/plain")),
+    "one long type": accept(sized("a", size, "text/")),
+  });
+});
+
+Deno.test("each invalid option is refused up front, naming the option and value", () => {
+  const cases: [GreetingHandlerOptions, ErrorConstructor, string][] = [
+    [{ path: "hello" }, TypeError, 'path must start with "/", got "hello"'],
+    [
+      { path: 5 as unknown as string },
+      TypeError,
+      "path must be a string, got 5",
+    ],
+    [
+      { path: "/héllo" },
+      TypeError,
+      'path must be spelled as in a request URL (here "/h%C3%A9llo"), got "/héllo"',
+    ],
+    [{ path: "/a?b" }, TypeError, 'got "/a?b"'],
+    [{ path: "/a/../b" }, TypeError, 'got "/a/../b"'],
+    [
+      { maxNameLength: 0 },
+      RangeError,
+      "maxNameLength must be a positive whole number, got 0",
+    ],
+    [{ maxNameLength: -1 }, RangeError, "got -1"],
+    [{ maxNameLength: 1.5 }, RangeError, "got 1.5"],
+    [{ maxNameLength: NaN }, RangeError, "got NaN"],
+    [{ maxNameLength: Infinity }, RangeError, "got Infinity"],
+    [
+      { maxNameLength: "9" as unknown as number },
+      TypeError,
+      'maxNameLength must be a number, got "9"',
+    ],
+    [
+      { maxNameLength: 3 },
+      RangeError,
+      'defaultName must be at most maxNameLength (3) characters long, got "world"',
+    ],
+    [
+      { defaultName: "x".repeat(257) },
+      RangeError,
+      "defaultName must be at most maxNameLength (256)",
+    ],
+    [
+      { defaultName: 7 as unknown as string },
+      TypeError,
+      "defaultName must be a string, got 7",
+    ],
+    [
+      { message: "Hi" as unknown as () => string },
+      TypeError,
+      'message must be a function, got "Hi"',
+    ],
+    [
+      { onRequest: {} as unknown as () => void },
+      TypeError,
+      "onRequest must be a function, got an object",
+    ],
+  ];
+  for (const [options, ErrorType, detail] of cases) {
+    const error = assertThrows(
+      () => createGreetingHandler(options),
+      ErrorType,
+      detail,
+    );
+    assertMatch(error.message, /^Cannot create the greeting handler: /);
+  }
+  assertThrows(
+    () => createGreetingHandler(null as unknown as GreetingHandlerOptions),
+    TypeError,
+    "options must be an object, got null",
+  );
+});
+
+Deno.test("options at their edges that are valid work", async () => {
+  const one = createGreetingHandler({ maxNameLength: 1, defaultName: "😀" });
+  assertEquals(await get("/", {}, one).text(), "Hello, 😀!");
+  assertEquals(
+    await get("/?name=ab", {}, one).text(),
+    "Bad Request: the name is longer than 1 characters\n",
+  );
+  const encoded = createGreetingHandler({ path: "/h%C3%A9llo" });
+  assertEquals(
+    await get("/héllo?name=Budi", {}, encoded).text(),
+    "Hello, Budi!",
+  );
+  const doubleSlash = createGreetingHandler({ path: "//x" });
+  assertEquals(await get("//x", {}, doubleSlash).text(), "Hello, world!");
+  const empty = createGreetingHandler({
+    defaultName: "",
+    message: (name) => name ? `Hi ${name}` : "Hi",
+  });
+  assertEquals(await get("/", {}, empty).text(), "Hi");
+  const huge = createGreetingHandler({
+    maxNameLength: Number.MAX_SAFE_INTEGER,
+  });
+  assertEquals(get(`/?name=${"a".repeat(10_000)}`, {}, huge).status, 200);
+});
+
+Deno.test("a message that throws or returns no string answers a bare 500 and reports the error", async () => {
+  const reported: unknown[][] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => reported.push(args);
+  try {
+    const statuses: number[] = [];
+    const failures = [
+      () => {
+        throw new Error("boom");
+      },
+      () => 42 as unknown as string,
+      () => undefined as unknown as string,
+    ];
+    for (const message of failures) {
+      const handler = createGreetingHandler({
+        message,
+        onRequest: (entry) => statuses.push(entry.status),
+      });
+      for (const accept of ["text/html", "text/plain", "application/json"]) {
+        const response = get("/?name=Budi", { headers: { accept } }, handler);
+        assertEquals(response.status, 500);
+        assertEquals(await response.text(), "Internal Server Error\n");
+        const head = get("/", { method: "HEAD" }, handler);
+        assertEquals(head.status, 500);
+        assertEquals(head.body, null);
+      }
+    }
+    assertEquals(statuses, Array(18).fill(500));
+    assertEquals(reported.length, 18);
+    assertStringIncludes(String(reported[0]![0]), "message option");
+    assertEquals((reported[0]![1] as Error).message, "boom");
+    assertStringIncludes(
+      (reported[6]![1] as Error).message,
+      "message must return a string, got 42",
+    );
+  } finally {
+    console.error = consoleError;
+  }
 });
