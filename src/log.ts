@@ -32,6 +32,9 @@ export const MAX_LOGGED_TEXT = 200;
 // lone surrogates, the invisible Hangul fillers; and the quote and backslash
 // that frame logged text.
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0"\\]/gu;
+// Printable ASCII but the quote and backslash: checked first, being cheaper
+// than the Unicode classes above for the usual log line.
+const PLAIN_ASCII = /^[ !#-[\]-~]*$/;
 
 function escapeChar(char: string): string {
   switch (char) {
@@ -88,6 +91,7 @@ export function escapeLogText(
     cut = `${text.slice(0, end)}…`;
   }
   // Most text holds nothing to escape; testing first skips the replace call's allocation.
+  if (PLAIN_ASCII.test(cut)) return cut;
   UNSAFE.lastIndex = 0;
   if (!UNSAFE.test(cut)) return cut;
   return cut.replace(UNSAFE, escapeChar);
