@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
-import { createGreetingHandler } from "../mod.ts";
+import { createGreetingHandler, GREETING_MEDIA_TYPES } from "../mod.ts";
 
 const greet = createGreetingHandler();
 
@@ -266,5 +266,217 @@ Deno.test("property: over a real socket, HEAD and GET agree and nothing is 5xx",
       }
     }),
     { numRuns: 100 },
+  );
+});
+
+/**
+ * The negotiation RFC 9110 describes, written plainly with `split` (the
+ * generated headers hold no quoted commas or semicolons): the most specific
+ * fitting range gives each type its weight; highest weight, then most
+ * specific, then first listed, then the handler's order.
+ */
+function modelNegotiation(accept: string): string | undefined {
+  const best = GREETING_MEDIA_TYPES.map(() => ({ q: 0, s: -1, pos: 0 }));
+  accept.split(",").forEach((entry, pos) => {
+    const [range = "", ...params] = entry.split(";");
+    const [type, subtype, ...rest] = range.trim().toLowerCase().split("/");
+    const token = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+    if (
+      rest.length > 0 || !token.test(type ?? "") ||
+      !token.test(subtype ?? "") || (type === "*" && subtype !== "*")
+    ) return;
+    let q = 1;
+    let qSeen = false;
+    let hasParams = false;
+    let fits = true;
+    for (const param of params) {
+      if (param.trim() === "") continue;
+      const eq = param.indexOf("=");
+      if (eq === -1) return;
+      const name = param.slice(0, eq).trim().toLowerCase();
+      let value = param.slice(eq + 1).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+        value = value.slice(1, -1);
+      }
+      if (name === "q") {
+        if (qSeen) continue;
+        qSeen = true;
+        const weight = Number(value);
+        if (!/^[0-9.]+$/.test(value) || !(weight >= 0 && weight <= 1)) return;
+        q = weight;
+      } else {
+        hasParams = true;
+        if (name !== "charset" || value.toLowerCase() !== "utf-8") fits = false;
+      }
+    }
+    if (!fits) return;
+    GREETING_MEDIA_TYPES.forEach((offered, k) => {
+      const [offeredType, offeredSubtype] = offered.split("/");
+      if (type !== "*" && type !== offeredType) return;
+      if (subtype !== "*" && subtype !== offeredSubtype) return;
+      const s = (type === "*" ? 0 : 4) + (subtype === "*" ? 0 : 2) +
+        (hasParams ? 1 : 0);
+      const current = best[k]!;
+      if (s > current.s || (s === current.s && q > current.q)) {
+        best[k] = { q, s, pos };
+      }
+    });
+  });
+  let winner = -1;
+  best.forEach((fit, k) => {
+    if (fit.q <= 0) return;
+    const top = best[winner];
+    if (
+      top === undefined || fit.q > top.q ||
+      (fit.q === top.q &&
+        (fit.s > top.s || (fit.s === top.s && fit.pos < top.pos)))
+    ) winner = k;
+  });
+  return GREETING_MEDIA_TYPES[winner];
+}
+
+const ows = fc.constantFrom("", " ", "\t", "  ");
+const mediaRange = fc.tuple(
+  fc.constantFrom("text", "TEXT", "application", "image", "*"),
+  fc.constantFrom("html", "Plain", "plain", "json", "JSON", "png", "*"),
+);
+const parameter = fc.oneof(
+  fc.constantFrom(
+    "charset=utf-8",
+    "charset=UTF-8",
+    'charset="utf-8"',
+    "Charset=Utf-8",
+    "charset=latin1",
+    "level=1",
+    "q=0",
+    "q=0.5",
+    "q=1",
+    "q=0.001",
+    "Q=0.7",
+    "q=1.000",
+    "q=2",
+    "q=abc",
+    "q=",
+    "flag",
+    "",
+  ),
+  fc.integer({ min: 0, max: 1000 }).map((n) => `q=${n / 1000}`),
+);
+/** A list of media ranges, each with parameters in a generated order. */
+const acceptWithParams = fc.array(
+  fc.tuple(
+    mediaRange,
+    fc.array(fc.tuple(ows, parameter, ows), { maxLength: 4 }),
+    ows,
+  ),
+  { minLength: 1, maxLength: 5 },
+).map((ranges) =>
+  ranges.map(([[type, subtype], params, space]) =>
+    `${space}${type}/${subtype}${
+      params.map(([before, param, after]) => `${before};${after}${param}`).join(
+        "",
+      )
+    }`
+  ).join(",")
+);
+
+function negotiated(accept: string): string | undefined {
+  const response = greet(request("/", "GET", accept));
+  if (response.status === 406) return undefined;
+  assertEquals(response.status, 200);
+  return response.headers.get("content-type")!.split(";")[0];
+}
+
+Deno.test("property: Accept negotiation agrees with a plain model of RFC 9110", () => {
+  fc.assert(
+    fc.property(acceptWithParams, (accept) => {
+      assertEquals(negotiated(accept), modelNegotiation(accept), accept);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("property: the order of a range's parameters does not change the answer", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(mediaRange, fc.array(parameter, { maxLength: 4 }))),
+      fc.infiniteStream(fc.nat()),
+      (ranges, seeds) => {
+        const write = (order: (params: string[]) => string[]) =>
+          ranges.map(([[type, subtype], params]) =>
+            [`${type}/${subtype}`, ...order(params)].join(";")
+          ).join(", ");
+        // q counts once, whichever comes first: keep every range's first q first.
+        const shuffle = (params: string[]) => {
+          const firstQ = params.findIndex((p) => /^q=/i.test(p));
+          const rest = params.filter((_, i) => i !== firstQ);
+          const shuffled = rest
+            .map((p) => ({ p, key: seeds.next().value as number }))
+            .sort((a, b) => a.key - b.key)
+            .map(({ p }) => p);
+          return firstQ === -1 ? shuffled : [params[firstQ]!, ...shuffled];
+        };
+        const original = write((params) => params);
+        if (original === "") return;
+        assertEquals(
+          negotiated(write(shuffle)),
+          negotiated(original),
+          original,
+        );
+        assertEquals(
+          negotiated(original.toUpperCase()),
+          negotiated(original),
+          original,
+        );
+      },
+    ),
+    RUNS,
+  );
+});
+
+Deno.test("property: the name is URLSearchParams' first non-empty name value", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.tuple(
+          fc.constantFrom(
+            "name",
+            "na%6De",
+            "%6E%61%6D%65",
+            "nam",
+            "x",
+            "",
+            "name+",
+          ),
+          fc.string({
+            unit: fc.constantFrom(
+              "a",
+              "=",
+              "+",
+              "%",
+              "%4",
+              "%41",
+              "%E2%82",
+              "%AC",
+              "%FF",
+              " ",
+              "é",
+            ),
+            maxLength: 8,
+          }),
+          fc.boolean(),
+        ).map(([key, value, withEq]) => withEq ? `${key}=${value}` : key),
+        { maxLength: 6 },
+      ).map((pairs) => pairs.join("&")),
+      async (query) => {
+        const target = `/?${query}`;
+        const response = greet(request(target, "GET", "application/json"));
+        const search = new URL(`http://localhost${target}`).search.slice(1);
+        const name = new URLSearchParams(search).getAll("name")
+          .find((value) => value !== "") ?? "world";
+        assertEquals(await response.json(), { message: `Hello, ${name}!` });
+      },
+    ),
+    RUNS,
   );
 });
