@@ -1,64 +1,52 @@
-/**
- * The teaching text's `server.py` (chapter "Server + Client"): an HTTP server
- * on port 8000 that answers `GET /?name=Budi` with `Hello, Budi!`, `GET /`
- * with `Hello, world!` and any other path with 404. The Python
- * `BaseHTTPRequestHandler` becomes this library's
- * {@linkcode createGreetingHandler}, `HTTPServer(...).serve_forever()` becomes
- * `Deno.serve`.
- *
- * ```sh
- * deno run -N examples/greeting_server.ts      # python server.py
- * curl 'http://localhost:8000/?name=Budi'      # Hello, Budi!
- * ```
- *
- * @module
- */
+// Kembaran Deno dari `server.py` (bab "Server + Client"), tanpa library apa pun.
+// The Deno twin of the teaching text's `server.py`, with no library at all.
+//
+//   deno run -N greeting_server.ts        # python server.py
+//   curl 'http://localhost:8000/?name=Budi'
+//
+// Argumen pertama (opsional) mengganti port 8000; 0 = port bebas mana saja.
+// An optional first argument replaces port 8000; 0 picks any free port.
+const port = Number(Deno.args[0] ?? 8000);
 
-import { createGreetingHandler } from "../mod.ts";
-import {
-  listenError,
-  parseAddressFlags,
-  requireNetPermission,
-  runMain,
-} from "../src/_cli.ts";
-import { formatHostPort } from "../src/_net.ts";
-
-const PROGRAM = "examples/greeting_server.ts";
-const USAGE = `Usage: deno run -N ${PROGRAM} [--hostname HOST] [--port PORT]
-
-The teaching text's server.py: greets on http://localhost:8000/?name=Budi
-
-Options:
-  --hostname HOST   address to listen on (default 0.0.0.0, every interface,
-                    as server.py's '')
-  --port PORT       port, 0 picks a free one (default 8000)
-  --help            show this help and exit`;
-
-async function main(args: string[]): Promise<void> {
-  const address = parseAddressFlags(args, { hostname: "0.0.0.0", port: 8000 });
-  if (address === "help") {
-    console.log(USAGE);
-    return;
+// class MyHandler + do_GET: di Deno, handler hanyalah fungsi Request -> Response.
+// MyHandler.do_GET: in Deno a handler is just a function from Request to Response.
+function handler(request: Request): Response {
+  // Tanpa do_POST dan lainnya, Python menjawab metode lain dengan 501.
+  // With only do_GET defined, Python answers every other method with 501.
+  if (request.method !== "GET") return new Response(null, { status: 501 });
+  // parsed_url = urlparse(self.path); base_path = parsed_url.path
+  const url = new URL(request.url);
+  if (url.pathname === "/") {
+    // parse_qs membuang nilai kosong, jadi [0] adalah `name` pertama yang tidak kosong.
+    // parse_qs drops empty values, so [0] is the first non-empty `name`.
+    const name = url.searchParams.getAll("name").find((value) =>
+      value !== ""
+    ) ??
+      "world";
+    // send_response(200), send_header('Content-type', 'text/html'), wfile.write(...)
+    // Seperti server.py, nama tidak di-escape; createGreetingHandler meng-escape-nya.
+    // Like server.py the name is not escaped; the library's handler escapes it.
+    return new Response(`Hello, ${name}!`, {
+      headers: { "Content-Type": "text/html" },
+    });
   }
-  const { hostname, port } = address;
-  requireNetPermission(PROGRAM);
-
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname,
-      port,
-      // server.py prints this before serve_forever(); printing it once
-      // listening gives the real port when --port 0 asked for any.
-      onListen: (addr) =>
-        console.log(`Starting server on port ${addr.port}...`),
-    }, createGreetingHandler());
-  } catch (error) {
-    throw listenError(error, `http://${formatHostPort(hostname, port)}/`);
-  }
-  await server.finished;
+  // else: send_response(404); end_headers()
+  return new Response(null, { status: 404 });
 }
 
-if (import.meta.main) {
-  await runMain(PROGRAM, USAGE, () => main(Deno.args));
-}
+// HTTPServer(('', port), MyHandler) + serve_forever(): Deno.serve membuka port di
+// semua antarmuka ('' = 0.0.0.0) dan menjalankan perulangan server untuk kita.
+// Deno.serve listens on every interface and runs the server loop for us.
+const server = Deno.serve({
+  port,
+  onListen: (addr) => console.log(`Starting server on port ${addr.port}...`),
+}, handler);
+
+// shutdown(): Ctrl-C meminta server berhenti (self.__shutdown_request = True);
+// permintaan yang sedang berjalan tetap diselesaikan.
+// Ctrl-C asks the server to stop; requests in flight are still finished.
+Deno.addSignalListener("SIGINT", () => server.shutdown());
+// self.__is_shut_down.wait(): tunggu sampai perulangannya benar-benar selesai.
+// Wait until the loop has really ended.
+await server.finished;
+console.log("Server stopped.");

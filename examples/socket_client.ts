@@ -1,59 +1,25 @@
-/**
- * The teaching text's socket client (chapter "Penjelasan Server dan Client",
- * "Client (Python)"): connects to localhost:12345, sends `Halo server!` and
- * prints the answer as `Pesan dari server: ...`. The Python `socket` calls
- * become this library's {@linkcode sendMessage}.
- *
- * ```sh
- * deno run -N examples/socket_client.ts        # Pesan dari server: Pesan diterima server
- * ```
- *
- * @module
- */
+// Kembaran Deno dari "Client (Python)" (bab "Penjelasan Server dan Client").
+// The Deno twin of the teaching text's socket client, with no library at all.
+//
+//   deno run -N socket_client.ts          # python client.py
+//
+// Argumen pertama (opsional) mengganti port 12345 milik server.
+// An optional first argument replaces the server's port 12345.
+const port = Number(Deno.args[0] ?? 12345);
 
-import { sendMessage } from "../mod.ts";
-import {
-  CliError,
-  parseAddressFlags,
-  requireNetPermission,
-  runMain,
-} from "../src/_cli.ts";
-
-const PROGRAM = "examples/socket_client.ts";
-const USAGE = `Usage: deno run -N ${PROGRAM} [--port PORT]
-
-The teaching text's socket client: sends "Halo server!" to localhost:12345
-and prints the answer.
-
-Options:
-  --port PORT   the server's port (default 12345)
-  --help        show this help and exit`;
-
-async function main(args: string[]): Promise<void> {
-  const address = parseAddressFlags(args, { port: 12345 });
-  if (address === "help") {
-    console.log(USAGE);
-    return;
-  }
-  const { port } = address;
-  requireNetPermission(PROGRAM);
-
-  let data: string;
-  try {
-    // The Python connects to ('localhost', 12345) over IPv4, that is
-    // 127.0.0.1, sendMessage's default host.
-    data = await sendMessage("Halo server!", { port });
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new CliError(
-        `connection to 127.0.0.1:${port} refused: is the server running? (start it with \`deno run -N examples/socket_server.ts\`)`,
-      );
-    }
-    throw error;
-  }
-  console.log(`Pesan dari server: ${data}`);
-}
-
-if (import.meta.main) {
-  await runMain(PROGRAM, USAGE, () => main(Deno.args));
-}
+// socket.socket(...) + connect(('localhost', 12345)): Deno.connect membuat
+// socket dan menyambung sekaligus. 'localhost' di Python (AF_INET) = 127.0.0.1.
+// Deno.connect creates the socket and connects in one call.
+const client = await Deno.connect({ hostname: "127.0.0.1", port });
+// client_socket.send("Halo server!".encode()): teks diubah menjadi byte dulu.
+// Text is encoded to bytes first.
+await client.write(new TextEncoder().encode("Halo server!"));
+// data = client_socket.recv(1024).decode(): baca paling banyak 1024 byte;
+// null berarti server menutup koneksi tanpa menjawab.
+// Read at most 1024 bytes; null means the server closed without answering.
+const buffer = new Uint8Array(1024);
+const n = await client.read(buffer);
+const data = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+console.log(`Pesan dari server: ${data}`);
+// client_socket.close()
+client.close();

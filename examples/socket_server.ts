@@ -1,66 +1,71 @@
-/**
- * The teaching text's socket server (chapter "Penjelasan Server dan Client",
- * "Server (Python)"): listens on localhost:12345, and for each client prints
- * who connected and its message, answers `Pesan diterima server` and closes
- * the connection. The Python `socket` loop becomes this library's
- * {@linkcode startEchoServer} in reply mode; its messages are kept.
- *
- * ```sh
- * deno run -N examples/socket_server.ts        # Server siap menerima koneksi...
- * deno run -N examples/socket_client.ts        # in another terminal
- * ```
- *
- * @module
- */
+// Kembaran Deno dari "Server (Python)" (bab "Penjelasan Server dan Client").
+// The Deno twin of the teaching text's socket server, with no library at all.
+//
+//   deno run -N socket_server.ts          # python server.py
+//
+// Argumen pertama (opsional) mengganti port 12345; 0 = port bebas mana saja,
+// dan port yang didapat ikut dicetak.
+// An optional first argument replaces port 12345; with 0 any free port is
+// taken and printed.
+const port = Number(Deno.args[0] ?? 12345);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-import { startEchoServer } from "../mod.ts";
-import {
-  describeError,
-  parseAddressFlags,
-  requireNetPermission,
-  runMain,
-} from "../src/_cli.ts";
+// socket.socket(...), bind(('localhost', 12345)), listen(1): Deno.listen membuat
+// socket TCP, mengikatnya ke alamat dan mulai mendengarkan, sekaligus.
+// 'localhost' pada socket AF_INET berarti 127.0.0.1 (IPv4).
+// Deno.listen creates, binds and listens in one call; 'localhost' on an
+// AF_INET socket means 127.0.0.1.
+const server = Deno.listen({ hostname: "127.0.0.1", port });
+const shown = port === 0 ? ` (port ${server.addr.port})` : "";
+console.log(`Server siap menerima koneksi...${shown}`);
 
-const PROGRAM = "examples/socket_server.ts";
-const USAGE = `Usage: deno run -N ${PROGRAM} [--port PORT]
-
-The teaching text's socket server: answers "Pesan diterima server" on
-localhost:12345.
-
-Options:
-  --port PORT   port, 0 picks a free one (default 12345)
-  --help        show this help and exit`;
-
-async function main(args: string[]): Promise<void> {
-  const address = parseAddressFlags(args, { port: 12345 });
-  if (address === "help") {
-    console.log(USAGE);
-    return;
+// Satu client: recv, cetak, send, close, seperti isi perulangan di Python.
+// One client: recv, print, send, close, as in the body of the Python loop.
+async function handle(client: Deno.TcpConn): Promise<void> {
+  try {
+    // data = client_socket.recv(1024).decode(): baca paling banyak 1024 byte;
+    // null berarti client sudah menutup koneksi tanpa mengirim apa pun.
+    // Read at most 1024 bytes; null means the client closed without sending.
+    const buffer = new Uint8Array(1024);
+    const n = await client.read(buffer);
+    const data = decoder.decode(buffer.subarray(0, n ?? 0));
+    console.log(`Pesan dari client: ${data}`);
+    // client_socket.send("Pesan diterima server".encode())
+    await client.write(encoder.encode("Pesan diterima server"));
+  } catch (error) {
+    // Client yang memutus koneksi (reset) hanya mengakhiri koneksinya sendiri;
+    // di Python, error ini menghentikan seluruh server.
+    // A client that resets ends only its own connection; in Python the same
+    // error stops the whole server.
+    console.log(`Koneksi terputus: ${error}`);
+  } finally {
+    // client_socket.close()
+    client.close();
   }
-  const { port } = address;
-  requireNetPermission(PROGRAM);
-
-  const server = startEchoServer({
-    // The Python binds ('localhost', 12345) on an AF_INET socket: IPv4
-    // loopback only, which "localhost" would not guarantee here.
-    hostname: "127.0.0.1",
-    port,
-    onListen: () => console.log("Server siap menerima koneksi..."),
-    // One read of at most 1024 bytes, like recv(1024), then this answer and
-    // the connection closes.
-    reply: (message, { remoteAddr }) => {
-      // Python prints the address as the tuple (host, port).
-      console.log(
-        `Koneksi dari ('${remoteAddr.hostname}', ${remoteAddr.port})`,
-      );
-      console.log(`Pesan dari client: ${message}`);
-      return "Pesan diterima server";
-    },
-    onError: (error) => console.error(`${PROGRAM}: ${describeError(error)}`),
-  });
-  await server.finished;
 }
 
-if (import.meta.main) {
-  await runMain(PROGRAM, USAGE, () => main(Deno.args));
+// while True: perulangan yang berjalan selamanya, satu putaran per koneksi.
+// The loop that runs forever, one turn per connection.
+while (true) {
+  // client_socket, addr = server_socket.accept(): tunggu client berikutnya.
+  // Wait for the next client.
+  let client: Deno.TcpConn;
+  try {
+    client = await server.accept();
+  } catch (error) {
+    // Deno menanyakan alamat client saat accept(); client yang sudah memutus
+    // (reset) sebelum itu membuat accept() gagal. Lewati, tunggu yang berikut.
+    // accept() also asks for the client's address and fails for a client that
+    // already reset; skip it and wait for the next one.
+    if (error instanceof Deno.errors.NotConnected) continue;
+    throw error;
+  }
+  const addr = client.remoteAddr;
+  console.log(`Koneksi dari ('${addr.hostname}', ${addr.port})`);
+  // Tanpa `await`: perulangan langsung kembali ke accept(), jadi client lain
+  // dilayani selagi yang ini masih ditunggu. Python menunggu di recv() dulu.
+  // No `await`: the loop goes straight back to accept(), so other clients are
+  // served while this one is still awaited. Python waits in recv() first.
+  handle(client);
 }

@@ -181,10 +181,11 @@ export class Background implements AsyncDisposable {
   readonly #reading: Promise<unknown>;
   #output = "";
 
-  /** Starts `command` with `args`. */
-  constructor(command: string, args: string[]) {
+  /** Starts `command` with `args`, in `options.cwd` if given. */
+  constructor(command: string, args: string[], options: { cwd?: string } = {}) {
     const child = new Deno.Command(command, {
       args,
+      ...options,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

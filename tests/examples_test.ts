@@ -1,91 +1,383 @@
-// Every program in examples/ run the way its header says, talked to over
-// loopback, its output checked; the socket examples also against the teaching
-// text's own Python programs.
+// The programs in examples/ run the way their headers and docs/id/README.md
+// say. The teaching twins (examples/*.ts) are checked against the teaching
+// text's own Python programs in both directions, also after being copied into
+// an empty folder; the library examples (examples/library/) against the same.
 
+import { assert, assertEquals, assertMatch, assertNotMatch } from "@std/assert";
+import { projectPath, runDeno, Spawned } from "./_helpers.ts";
 import {
-  assert,
-  assertEquals,
-  assertMatch,
-  assertNotMatch,
-  assertRejects,
-  assertStringIncludes,
-} from "@std/assert";
-import { runDeno, Spawned } from "./_helpers.ts";
-import {
+  Background,
+  delay,
   freePort,
   LOOPBACK,
   readAll,
+  resetClients,
   runSeedClient,
   SeedServer,
-  waitUntil,
+  within,
 } from "./_echo_helpers.ts";
 
+const HAS_PYTHON = await new Deno.Command("python3", { args: ["--version"] })
+  .output().then((output) => output.success, () => false);
+const NEEDS_PYTHON = HAS_PYTHON ? "" : " (ignored: needs python3)";
+
 const STARTING = /Starting server on port (\d+)\.\.\./;
-const READY = /Server siap menerima koneksi\.\.\./;
+const READY = /Server siap menerima koneksi\.\.\. \(port (\d+)\)/;
 const SERVE_LISTENING = /Listening on http:\/\/127\.0\.0\.1:(\d+)\//;
+const TWINS = ["greeting_server.ts", "socket_server.ts", "socket_client.ts"];
 
-function port(match: RegExpMatchArray): number {
-  return Number(match[1]);
-}
-
-/** The example's output lines for one client, as the Python server prints them. */
-function seedServerLines(clientPort: number, message: string): string {
-  return `Koneksi dari ('127.0.0.1', ${clientPort})\nPesan dari client: ${message}\n`;
-}
-
-function startGreetingServer(
-  script: string,
-  args: string[] = ["--port", "0"],
-): Spawned {
-  return new Spawned(["-N"], script, ["--hostname", LOOPBACK, ...args]);
-}
-
-function startSocketServer(socketPort: number): Spawned {
-  return new Spawned(["-N"], "examples/socket_server.ts", [
-    "--port",
-    String(socketPort),
-  ]);
-}
-
-/** `deno serve` of an example on a free loopback port, `flags` first. */
-async function serveExample(
-  script: string,
-  flags: string[] = [],
-  env?: Record<string, string>,
-): Promise<{ server: Spawned; url: string }> {
-  const server = new Spawned(
-    [...flags, "--host", LOOPBACK, "--port", "0"],
-    script,
-    [],
-    { subcommand: "serve", ...(env ? { env } : {}) },
+/** A teaching twin run as `deno run -N FILE ARGS` in `cwd`, nothing else. */
+function startTwin(file: string, args: string[], cwd?: string): Background {
+  return new Background(
+    Deno.execPath(),
+    ["run", "-N", file, ...args],
+    cwd === undefined ? {} : { cwd },
   );
+}
+
+/** Runs a teaching twin to completion as `deno run -N FILE ARGS` in `cwd`. */
+async function runTwin(
+  file: string,
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-N", file, ...args],
+    ...(cwd === undefined ? {} : { cwd }),
+    stdin: "null",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+/** Starts a socket server twin on a free port and returns it with that port. */
+async function socketTwin(
+  file = projectPath("examples/socket_server.ts"),
+  cwd?: string,
+): Promise<{ server: Background; port: number }> {
+  const server = startTwin(file, ["0"], cwd);
   try {
-    const url = `http://127.0.0.1:${
-      port(await server.waitFor(SERVE_LISTENING))
-    }`;
-    return { server, url };
+    return { server, port: Number((await server.waitFor(READY))[1]) };
   } catch (error) {
     await server[Symbol.asyncDispose]();
     throw error;
   }
 }
 
-async function get(
-  url: string,
-  init?: RequestInit,
-): Promise<{ status: number; body: string; type: string | null }> {
+/** Starts a greeting server twin on a free loopback port; returns its URL. */
+async function greetingTwin(
+  file = projectPath("examples/greeting_server.ts"),
+  cwd?: string,
+): Promise<{ server: Background; url: string }> {
+  const server = startTwin(file, ["0", LOOPBACK], cwd);
+  try {
+    const port = (await server.waitFor(STARTING))[1];
+    return { server, url: `http://${LOOPBACK}:${port}` };
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/**
+ * The teaching text's `server.py` unchanged but for its address: a free port
+ * instead of 8000, and loopback instead of every interface.
+ */
+async function seedGreetingServer(): Promise<
+  { server: Background; url: string }
+> {
+  const port = freePort();
+  const text = await Deno.readTextFile(
+    new URL("./fixtures/seed_server.py", import.meta.url),
+  );
+  const program = text
+    .replace(
+      "server_address = ('', port)",
+      `server_address = ('${LOOPBACK}', port)`,
+    )
+    .replace("MyHandler, 8000)", `MyHandler, ${port})`);
+  assert(program.includes(LOOPBACK) && program.includes(String(port)));
+  const server = new Background("python3", ["-u", "-c", program]);
+  try {
+    await server.waitFor(new RegExp(`Starting server on port ${port}`));
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+  return { server, url: `http://${LOOPBACK}:${port}` };
+}
+
+/** The lines a socket server twin (and the Python one) prints for a client. */
+function clientLines(clientPort: number, message: string): string {
+  return `Koneksi dari ('127.0.0.1', ${clientPort})\nPesan dari client: ${message}\n`;
+}
+
+/** Status, content type and body of a request, in one comparable record. */
+async function answer(url: string, init?: RequestInit) {
   const response = await fetch(url, init);
   return {
     status: response.status,
-    body: await response.text(),
     type: response.headers.get("content-type"),
+    body: await response.text(),
   };
 }
 
-/** Whether nothing listens on 127.0.0.1:`fixedPort`, for the seed's own ports. */
-function isFree(fixedPort: number): boolean {
+const QUERIES = [
+  "/?name=Budi",
+  "/",
+  "/?name=",
+  "/?name",
+  "/?name=&name=Budi",
+  "/?name=Budi&name=Ani",
+  "/?name=Andi+Budi",
+  "/?name=B%C3%BCdi",
+  "/?name=a%26b&x=1",
+  "/?name=%3Cb%3E",
+  "/?name=%E0%A4%A",
+  "/?nama=Budi",
+  "/other",
+  "/index.html?name=Budi",
+];
+
+Deno.test({
+  name:
+    `examples/greeting_server.ts answers as the text's server.py${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const twin = await greetingTwin();
+    await using _twin = twin.server;
+    const seed = await seedGreetingServer();
+    await using _seed = seed.server;
+
+    for (const query of QUERIES) {
+      const python = await answer(seed.url + query);
+      const deno = await answer(twin.url + query);
+      assertEquals(deno, python, query);
+    }
+    // Only do_GET is defined: any other method is 501 (the bodies differ:
+    // Python's is an HTML error page).
+    for (const method of ["POST", "HEAD", "PUT"]) {
+      assertEquals(
+        (await answer(`${twin.url}/`, { method })).status,
+        (await answer(`${seed.url}/`, { method })).status,
+        method,
+      );
+    }
+    assertEquals(
+      twin.server.output,
+      `Starting server on port ${new URL(twin.url).port}...\n`,
+    );
+  },
+});
+
+Deno.test("examples/greeting_server.ts: Ctrl-C (SIGINT) shuts it down cleanly", async () => {
+  await using server = new Spawned(["-N"], "examples/greeting_server.ts", [
+    "0",
+    LOOPBACK,
+  ]);
+  const url = `http://${LOOPBACK}:${(await server.waitFor(STARTING))[1]}`;
+  assertEquals((await answer(`${url}/?name=Budi`)).body, "Hello, Budi!");
+  assertEquals((await server.stop("SIGINT")).code, 0);
+  assertMatch(
+    server.stdout,
+    /^Starting server on port \d+\.\.\.\nServer stopped\.\n$/,
+  );
+  assertEquals(server.stderr, "");
+});
+
+Deno.test("examples/socket_server.ts prints `Koneksi dari` at accept time, then the message, and answers", async () => {
+  const { server, port } = await socketTwin();
+  await using _server = server;
+
+  using conn = await Deno.connect({ hostname: LOOPBACK, port });
+  const local = conn.localAddr.port;
+  // Nothing sent yet: the line is there as soon as the connection is accepted.
+  await server.waitFor(
+    new RegExp(`Koneksi dari \\('127\\.0\\.0\\.1', ${local}\\)\n$`),
+  );
+  await conn.write(new TextEncoder().encode("Apa kabar?"));
+  assertEquals(
+    new TextDecoder().decode(await readAll(conn)),
+    "Pesan diterima server",
+  );
+  await server.waitFor(/Apa kabar\?\n/);
+  assertEquals(
+    server.output,
+    `Server siap menerima koneksi... (port ${port})\n` +
+      clientLines(local, "Apa kabar?"),
+  );
+});
+
+Deno.test({
+  name:
+    `examples/socket_server.ts and socket_client.ts talk to the text's Python programs${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const { server, port } = await socketTwin();
+    await using _server = server;
+    assertEquals(await runSeedClient(port), {
+      code: 0,
+      stdout: "Pesan dari server: Pesan diterima server\n",
+      stderr: "",
+    });
+    await server.waitFor(/Pesan dari client: Halo server!\n/);
+
+    await using python = await SeedServer.start();
+    assertEquals(
+      await runTwin(projectPath("examples/socket_client.ts"), [
+        String(python.port),
+      ]),
+      {
+        code: 0,
+        stdout: "Pesan dari server: Pesan diterima server\n",
+        stderr: "",
+      },
+    );
+    await python.waitFor(/Pesan dari client: Halo server!/);
+    assertMatch(python.output, /Koneksi dari \('127\.0\.0\.1', \d+\)/);
+  },
+});
+
+Deno.test({
+  name:
+    `the teaching twins run from an empty folder with \`deno run -N\`${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const folder = await Deno.makeTempDir({ prefix: "twins-" });
+    try {
+      for (const twin of TWINS) {
+        await Deno.copyFile(
+          projectPath(`examples/${twin}`),
+          `${folder}/${twin}`,
+        );
+      }
+      const copied = await socketTwin("socket_server.ts", folder);
+      await using _server = copied.server;
+      assertEquals(
+        (await runSeedClient(copied.port)).stdout,
+        "Pesan dari server: Pesan diterima server\n",
+      );
+      await using python = await SeedServer.start();
+      assertEquals(
+        await runTwin("socket_client.ts", [String(python.port)], folder),
+        {
+          code: 0,
+          stdout: "Pesan dari server: Pesan diterima server\n",
+          stderr: "",
+        },
+      );
+      const greeting = await greetingTwin("greeting_server.ts", folder);
+      await using _greeting = greeting.server;
+      assertEquals(await answer(`${greeting.url}/?name=Budi`), {
+        status: 200,
+        type: "text/html",
+        body: "Hello, Budi!",
+      });
+      assertMatch(
+        copied.server.output,
+        /^Server siap menerima koneksi\.\.\. \(port \d+\)\nKoneksi dari \('127\.0\.0\.1', \d+\)\nPesan dari client: Halo server!\n$/,
+      );
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `a client that stays silent holds up the text's Python socket server, not examples/socket_server.ts${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const { server, port } = await socketTwin();
+    await using _server = server;
+    await using python = await SeedServer.start();
+
+    for (const target of [port, python.port]) {
+      using silent = await Deno.connect({ hostname: LOOPBACK, port: target });
+      const waiting = runSeedClient(target);
+      if (target === port) {
+        // The Deno twin answers the second client while the first is silent.
+        assertEquals(
+          (await waiting).stdout,
+          "Pesan dari server: Pesan diterima server\n",
+        );
+      } else {
+        // Python is stuck in recv() for the first client: the second waits.
+        assertEquals(await within(waiting, 1_000), "timeout");
+        await silent.write(new TextEncoder().encode("Saya dulu"));
+        assertEquals(
+          new TextDecoder().decode(await readAll(silent)),
+          "Pesan diterima server",
+        );
+        assertEquals(
+          (await waiting).stdout,
+          "Pesan dari server: Pesan diterima server\n",
+        );
+        await python.waitFor(/Pesan dari client: Halo server!/);
+        const output = python.output;
+        assert(
+          output.indexOf("Saya dulu") < output.indexOf("Halo server!"),
+          output,
+        );
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `a connection that stays silent holds up the text's server.py, not examples/greeting_server.ts${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const twin = await greetingTwin();
+    await using _twin = twin.server;
+    const seed = await seedGreetingServer();
+    await using _seed = seed.server;
+
+    for (const { url } of [twin, seed]) {
+      const { port } = new URL(url);
+      using silent = await Deno.connect({
+        hostname: LOOPBACK,
+        port: Number(port),
+      });
+      using client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+      const waiting = fetch(`${url}/?name=Budi`, { client }).then((r) =>
+        r.text()
+      );
+      if (url === twin.url) {
+        assertEquals(await waiting, "Hello, Budi!");
+      } else {
+        assertEquals(await within(waiting, 1_000), "timeout");
+        silent.close();
+        assertEquals(await waiting, "Hello, Budi!");
+      }
+    }
+  },
+});
+
+Deno.test("the socket twins use the text's port 12345 when given none", {
+  ignore: !isFree(12345),
+}, async () => {
+  await using server = startTwin(projectPath("examples/socket_server.ts"), []);
+  await server.waitFor(/^Server siap menerima koneksi\.\.\.\n/);
+  assertEquals(
+    await runTwin(projectPath("examples/socket_client.ts"), []),
+    {
+      code: 0,
+      stdout: "Pesan dari server: Pesan diterima server\n",
+      stderr: "",
+    },
+  );
+});
+
+/** Whether nothing listens on 127.0.0.1:`port`, for the text's own port. */
+function isFree(port: number): boolean {
   try {
-    Deno.listen({ hostname: LOOPBACK, port: fixedPort }).close();
+    Deno.listen({ hostname: LOOPBACK, port }).close();
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) return false;
@@ -93,231 +385,150 @@ function isFree(fixedPort: number): boolean {
   }
 }
 
-/** Connects to `socketPort` and sends `message`; returns the local port and the whole reply. */
-async function talk(
-  socketPort: number,
-  message: string,
-): Promise<{ localPort: number; reply: string }> {
-  using conn = await Deno.connect({ hostname: LOOPBACK, port: socketPort });
-  await conn.write(new TextEncoder().encode(message));
-  const reply = new TextDecoder().decode(await readAll(conn));
-  return { localPort: conn.localAddr.port, reply };
+/** `deno serve` of a library example on a free loopback port, `flags` first. */
+async function serveExample(
+  script: string,
+  flags: string[] = [],
+  env?: Record<string, string>,
+): Promise<{ server: Spawned; url: string }> {
+  const server = new Spawned(
+    ["-N", ...flags, "--host", LOOPBACK, "--port", "0"],
+    script,
+    [],
+    { subcommand: "serve", ...(env ? { env } : {}) },
+  );
+  try {
+    const port = (await server.waitFor(SERVE_LISTENING))[1];
+    return { server, url: `http://${LOOPBACK}:${port}` };
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
-Deno.test("examples/greeting_server.ts greets like server.py", async () => {
-  await using server = startGreetingServer("examples/greeting_server.ts");
-  const url = `http://127.0.0.1:${port(await server.waitFor(STARTING))}`;
-
-  assertEquals(await get(`${url}/?name=Budi`), {
+Deno.test("examples/library/greeting_server.ts greets and stops on Ctrl-C", async () => {
+  await using server = new Spawned(
+    ["-N"],
+    "examples/library/greeting_server.ts",
+    ["0", LOOPBACK],
+  );
+  const url = `http://${LOOPBACK}:${(await server.waitFor(STARTING))[1]}`;
+  assertEquals(await answer(`${url}/?name=Budi`), {
     status: 200,
-    body: "Hello, Budi!",
     type: "text/html; charset=utf-8",
+    body: "Hello, Budi!",
   });
-  assertEquals((await get(`${url}/`)).body, "Hello, world!");
-  assertEquals((await get(`${url}/other`)).status, 404);
-  assertEquals(
+  assertEquals((await answer(`${url}/other`)).status, 404);
+  assertEquals((await server.stop("SIGINT")).code, 0);
+  assertMatch(
     server.stdout,
-    `Starting server on port ${new URL(url).port}...\n`,
+    /^Starting server on port \d+\.\.\.\nServer stopped\.\n$/,
   );
-  assertEquals(server.stderr, "");
-});
-
-Deno.test("examples/socket_server.ts prints who connected and the message, and answers", async () => {
-  const socketPort = freePort();
-  await using server = startSocketServer(socketPort);
-  await server.waitFor(READY);
-
-  const first = await talk(socketPort, "Halo server!");
-  assertEquals(first.reply, "Pesan diterima server");
-  const second = await talk(socketPort, "Apa kabar?");
-  assertEquals(second.reply, "Pesan diterima server");
-  await server.waitFor(/Apa kabar\?\n/);
-
-  assertEquals(
-    server.stdout,
-    "Server siap menerima koneksi...\n" +
-      seedServerLines(first.localPort, "Halo server!") +
-      seedServerLines(second.localPort, "Apa kabar?"),
-  );
-  assertEquals(server.stderr, "");
-});
-
-Deno.test("examples/socket_server.ts answers the seed's Python client", async () => {
-  const socketPort = freePort();
-  await using server = startSocketServer(socketPort);
-  await server.waitFor(READY);
-
-  const seed = await runSeedClient(socketPort);
-  assertEquals(seed, {
-    code: 0,
-    stdout: "Pesan dari server: Pesan diterima server\n",
-    stderr: "",
-  });
-  await server.waitFor(/Pesan dari client: Halo server!\n/);
-  assertMatch(server.stdout, /^Koneksi dari \('127\.0\.0\.1', \d+\)$/m);
-});
-
-Deno.test("examples/socket_client.ts talks to socket_server.ts and to the seed's Python server", async () => {
-  const socketPort = freePort();
-  await using server = startSocketServer(socketPort);
-  await server.waitFor(READY);
-  const toDeno = await runDeno(["-N"], "examples/socket_client.ts", [
-    "--port",
-    String(socketPort),
-  ]);
-  assertEquals(toDeno.stdout, "Pesan dari server: Pesan diterima server\n");
-  assertEquals(toDeno.code, 0);
-  await server.waitFor(/Pesan dari client: Halo server!\n/);
-
-  await using python = await SeedServer.start();
-  const toPython = await runDeno(["-N"], "examples/socket_client.ts", [
-    "--port",
-    String(python.port),
-  ]);
-  assertEquals(toPython.stdout, "Pesan dari server: Pesan diterima server\n");
-  assertEquals(toPython.code, 0);
-  await python.waitFor(/Pesan dari client: Halo server!/);
-  assertMatch(python.output, /Koneksi dari \('127\.0\.0\.1', \d+\)/);
 });
 
 Deno.test({
-  name: "the socket examples use the seed's port 12345 by default",
+  name:
+    `examples/library/socket_server.ts and socket_client.ts talk to the text's Python programs${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
   async fn() {
-    if (!isFree(12345)) {
-      console.log("skipped: 127.0.0.1:12345 is busy");
-      return;
-    }
-    await using server = new Spawned(["-N"], "examples/socket_server.ts");
-    const started = await server.waitFor(new RegExp(`${READY.source}|in use`));
-    if (started[0] === "in use") {
-      console.log("skipped: 127.0.0.1:12345 was taken meanwhile");
-      return;
-    }
-    // The seed's client unchanged: seedProgram keeps 12345 when asked for it.
+    await using server = new Spawned(
+      ["-N"],
+      "examples/library/socket_server.ts",
+      ["0"],
+    );
+    const port = Number((await server.waitFor(READY))[1]);
     assertEquals(
-      (await runSeedClient(12345)).stdout,
+      (await runSeedClient(port)).stdout,
       "Pesan dari server: Pesan diterima server\n",
     );
-    const client = await runDeno(["-N"], "examples/socket_client.ts");
-    assertEquals(client.stdout, "Pesan dari server: Pesan diterima server\n");
-    await waitUntil(
-      () => server.stdout.split("Pesan dari client: Halo server!").length === 3,
-      "both messages printed",
+    await server.waitFor(/Pesan dari client: Halo server!\n/);
+    assertMatch(
+      server.stdout,
+      /^Server siap menerima koneksi\.\.\. \(port \d+\)\nKoneksi dari \('127\.0\.0\.1', \d+\)\nPesan dari client: Halo server!\n$/,
     );
+
+    await using python = await SeedServer.start();
+    const client = await runDeno(["-N"], "examples/library/socket_client.ts", [
+      String(python.port),
+    ]);
+    assertEquals(client.stdout, "Pesan dari server: Pesan diterima server\n");
+    assertEquals(client.code, 0);
+    await python.waitFor(/Pesan dari client: Halo server!/);
+
+    // Ctrl-C: the library's graceful shutdown, then a clean exit.
+    assertEquals((await server.stop("SIGINT")).code, 0);
   },
 });
 
-Deno.test("examples/greeting_server.ts uses the seed's port 8000 by default", async () => {
-  if (!isFree(8000)) {
-    console.log("skipped: 127.0.0.1:8000 is busy");
-    return;
-  }
-  await using server = startGreetingServer("examples/greeting_server.ts", []);
-  const started = await server.waitFor(/Starting server on port \d+|in use/);
-  if (started[0] === "in use") {
-    console.log("skipped: 127.0.0.1:8000 was taken meanwhile");
-    return;
-  }
-  assertEquals(started[0], "Starting server on port 8000");
-  assertEquals(
-    (await get("http://127.0.0.1:8000/?name=Budi")).body,
-    "Hello, Budi!",
+Deno.test("examples/library/socket_server.ts answers a client while another stays silent", async () => {
+  await using server = new Spawned(
+    ["-N"],
+    "examples/library/socket_server.ts",
+    ["0"],
   );
+  const port = Number((await server.waitFor(READY))[1]);
+  using _silent = await Deno.connect({ hostname: LOOPBACK, port });
+  const client = await runDeno(["-N"], "examples/library/socket_client.ts", [
+    String(port),
+  ]);
+  assertEquals(client.stdout, "Pesan dari server: Pesan diterima server\n");
 });
 
-Deno.test("examples/serve_forever.ts: SIGINT aborts the controller, requests in flight finish, exit 0", async () => {
-  await using server = startGreetingServer("examples/serve_forever.ts");
-  const url = `http://127.0.0.1:${port(await server.waitFor(STARTING))}/`;
-  assertEquals((await get(`${url}?name=first`)).body, "Hello, first!");
-  // Requests racing the signal either complete in full or are never accepted.
-  const racing = Array.from(
-    { length: 20 },
-    (_, i) =>
-      get(`${url}?name=r${i}`).then(
-        (result) => ({ i, result }),
-        () => undefined,
-      ),
+Deno.test("examples/library/router_urlpattern.ts mounts the greeting beside its own routes, without warnings", async () => {
+  const { server, url } = await serveExample(
+    "examples/library/router_urlpattern.ts",
   );
-  server.child.kill("SIGINT");
-  for (const raced of await Promise.all(racing)) {
-    if (raced !== undefined) {
-      assertEquals(raced.result.body, `Hello, r${raced.i}!`);
-    }
-  }
-  assertEquals((await server.finished()).code, 0);
-  assertMatch(
-    server.stdout,
-    /^Starting server on port \d+\.\.\.\nSIGINT received: finishing requests in flight\.\.\.\nServer stopped\.\n$/,
-  );
-  await assertRejects(() => fetch(url), TypeError);
-});
-
-Deno.test("examples/serve_forever.ts: SIGTERM calls shutdown(), exit 0", async () => {
-  await using server = startGreetingServer("examples/serve_forever.ts");
-  const url = `http://127.0.0.1:${port(await server.waitFor(STARTING))}/`;
-  assertEquals((await get(url)).body, "Hello, world!");
-  assertEquals((await server.stop("SIGTERM")).code, 0);
-  assertMatch(
-    server.stdout,
-    /\nSIGTERM received: finishing requests in flight\.\.\.\nServer stopped\.\n$/,
-  );
-  assertEquals(server.stderr, "");
-});
-
-Deno.test("examples/router_urlpattern.ts mounts the greeting beside its own routes", async () => {
-  const { server, url } = await serveExample("examples/router_urlpattern.ts");
   await using _server = server;
 
-  assertEquals(await get(`${url}/greet?name=Budi`), {
+  assertEquals(await answer(`${url}/greet?name=Budi`), {
     status: 200,
-    body: "Hello, Budi!",
     type: "text/html; charset=utf-8",
+    body: "Hello, Budi!",
   });
-  assertEquals((await get(`${url}/greet/B%C3%BCdi`)).body, "Hello, Büdi!");
-  assertEquals((await get(`${url}/greet/%3Cb%3E`)).body, "Hello, &lt;b&gt;!");
-  assertEquals((await get(`${url}/greet/%E0%A4%A`)).status, 400);
+  assertEquals((await answer(`${url}/greet/B%C3%BCdi`)).body, "Hello, Büdi!");
   assertEquals(
-    (await get(`${url}/greet`, { headers: { accept: "application/json" } }))
-      .body,
-    '{"message":"Hello, world!"}',
+    (await answer(`${url}/greet/%3Cb%3E`)).body,
+    "Hello, &lt;b&gt;!",
   );
-  assertEquals((await get(`${url}/greet`, { method: "POST" })).status, 405);
-  assertEquals(await get(`${url}/health`), {
-    status: 200,
-    body: "ok\n",
-    type: "text/plain;charset=UTF-8",
-  });
-  assertStringIncludes((await get(`${url}/`)).body, "/greet?name=Budi");
-  assertEquals((await get(`${url}/nope`)).status, 404);
-  assertEquals((await get(`${url}/greet/a/b`)).status, 404);
+  assertEquals((await answer(`${url}/greet/%E0%A4%A`)).status, 400);
+  assertEquals((await answer(`${url}/greet`, { method: "POST" })).status, 405);
+  assertEquals(
+    (await answer(`${url}/greet/Budi`, { method: "POST" })).status,
+    405,
+  );
+  assertEquals((await answer(`${url}/health`)).body, "ok\n");
+  assertEquals((await answer(`${url}/nope`)).status, 404);
+  assertEquals((await answer(`${url}/greet/a/b`)).status, 404);
+  await delay(100);
+  assertNotMatch(server.stderr, /legacy/);
 });
 
-Deno.test("examples/router_hono.ts mounts the greeting in a Hono app", async () => {
-  const { server, url } = await serveExample("examples/router_hono.ts");
+Deno.test("examples/library/router_hono.ts routes to the greeting in a Hono app, without warnings", async () => {
+  const { server, url } = await serveExample("examples/library/router_hono.ts");
   await using _server = server;
 
-  assertEquals(await get(`${url}/greet?name=Budi`), {
+  assertEquals(await answer(`${url}/greet?name=Budi`), {
     status: 200,
-    body: "Hello, Budi!",
     type: "text/html; charset=utf-8",
+    body: "Hello, Budi!",
   });
-  // app.mount() strips /greet, so the greeting sees its own path "/".
-  assertEquals((await get(`${url}/greet/`)).body, "Hello, world!");
   assertEquals(
-    (await get(`${url}/greet?name=Budi`, { headers: { accept: "text/plain" } }))
-      .type,
+    (await answer(`${url}/greet?name=Budi`, {
+      headers: { accept: "text/plain" },
+    })).type,
     "text/plain; charset=utf-8",
   );
-  assertEquals((await get(`${url}/greet`, { method: "POST" })).status, 405);
-  assertEquals((await get(`${url}/greet/other`)).status, 404);
-  assertEquals((await get(`${url}/health`)).body, "ok\n");
-  assertStringIncludes((await get(`${url}/`)).body, "/greet?name=Budi");
-  assertEquals((await get(`${url}/nope`)).status, 404);
+  assertEquals((await answer(`${url}/greet`, { method: "POST" })).status, 405);
+  assertEquals((await answer(`${url}/health`)).body, "ok\n");
+  assertMatch((await answer(`${url}/`)).body, /\/greet\?name=Budi/);
+  assertEquals((await answer(`${url}/nope`)).status, 404);
+  await delay(100);
+  assertNotMatch(server.stderr, /legacy/);
 });
 
-Deno.test("examples/serve_parallel.ts answers under deno serve --parallel with 2 workers", async () => {
+Deno.test("examples/library/serve_parallel.ts answers under deno serve --parallel with 2 workers", async () => {
   const { server, url } = await serveExample(
-    "examples/serve_parallel.ts",
+    "examples/library/serve_parallel.ts",
     ["--parallel"],
     { DENO_JOBS: "2" },
   );
@@ -327,85 +538,25 @@ Deno.test("examples/serve_parallel.ts answers under deno serve --parallel with 2
   // Separate connections, so the kernel can hand them to either worker.
   const bodies = await Promise.all(
     Array.from({ length: 20 }, async (_, i) => {
-      const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-      try {
-        return await (await fetch(`${url}/?name=w${i}`, { client })).text();
-      } finally {
-        client.close();
-      }
+      using client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+      return await (await fetch(`${url}/?name=w${i}`, { client })).text();
     }),
   );
   assertEquals(bodies, Array.from({ length: 20 }, (_, i) => `Hello, w${i}!`));
 });
 
-Deno.test("the run examples report a busy port, a refused connection and a missing -N in one line", async () => {
-  using taken = Deno.listen({ hostname: LOOPBACK, port: 0 });
-  const busy = String(taken.addr.port);
-  for (const script of ["greeting_server.ts", "serve_forever.ts"]) {
-    const result = await runDeno(["-N"], `examples/${script}`, [
-      "--hostname",
-      LOOPBACK,
-      "--port",
-      busy,
-    ]);
-    assertEquals(result.code, 1);
+Deno.test({
+  name:
+    `examples/socket_server.ts keeps serving after clients reset their connection${NEEDS_PYTHON}`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const { server, port } = await socketTwin();
+    await using _server = server;
+    await resetClients(port, 5);
     assertEquals(
-      result.stderr,
-      `examples/${script}: http://${LOOPBACK}:${busy}/ is already in use; pick another port\n`,
+      (await runSeedClient(port)).stdout,
+      "Pesan dari server: Pesan diterima server\n",
     );
-  }
-  const socket = await runDeno(["-N"], "examples/socket_server.ts", [
-    "--port",
-    busy,
-  ]);
-  assertEquals(socket.code, 1);
-  assertEquals(
-    socket.stderr,
-    `examples/socket_server.ts: address 127.0.0.1:${busy} is already in use\n`,
-  );
-
-  const refusedPort = freePort();
-  const refused = await runDeno(["-N"], "examples/socket_client.ts", [
-    "--port",
-    String(refusedPort),
-  ]);
-  assertEquals(refused.code, 1);
-  assertEquals(
-    refused.stderr,
-    `examples/socket_client.ts: connection to 127.0.0.1:${refusedPort} refused: is the server running? (start it with \`deno run -N examples/socket_server.ts\`)\n`,
-  );
-
-  const denied = await runDeno([], "examples/socket_client.ts");
-  assertEquals(denied.code, 1);
-  assertEquals(
-    denied.stderr,
-    "examples/socket_client.ts: network access is needed: run it as `deno run -N examples/socket_client.ts`\n",
-  );
-});
-
-Deno.test("the run examples reject bad flags with their usage (exit 2) and print it for --help", async () => {
-  for (
-    const script of [
-      "greeting_server.ts",
-      "serve_forever.ts",
-      "socket_server.ts",
-      "socket_client.ts",
-    ]
-  ) {
-    const bad = await runDeno(["-N"], `examples/${script}`, ["--port", "x"]);
-    assertEquals(bad.code, 2, script);
-    assert(
-      bad.stderr.startsWith(
-        `examples/${script}: --port must be a whole number from 0 to 65535, got "x"\n\nUsage: deno run -N examples/${script} `,
-      ),
-      bad.stderr,
-    );
-    assertNotMatch(bad.stderr, /\n\s+at /);
-    const help = await runDeno([], `examples/${script}`, ["--help"]);
-    assertEquals(help.code, 0, script);
-    assertMatch(
-      help.stdout,
-      new RegExp(`^Usage: deno run -N examples/${script}`),
-    );
-  }
+    assertNotMatch(server.output, /Uncaught/);
+  },
 });

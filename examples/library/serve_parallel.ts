@@ -15,7 +15,7 @@
  * @module
  */
 
-import { createGreetingHandler } from "../mod.ts";
+import { createGreetingHandler } from "@learn/server-client";
 
 export default {
   fetch: createGreetingHandler(),
