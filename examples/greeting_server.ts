@@ -4,9 +4,13 @@
 //   deno run -N greeting_server.ts        # python server.py
 //   curl 'http://localhost:8000/?name=Budi'
 //
-// Argumen pertama (opsional) mengganti port 8000; 0 = port bebas mana saja.
-// An optional first argument replaces port 8000; 0 picks any free port.
+// Argumen pertama (opsional) mengganti port 8000 (0 = port bebas mana saja);
+// yang kedua mengganti alamat, misalnya 127.0.0.1: hanya komputer ini yang bisa
+// mengakses server.
+// Optional arguments: the port instead of 8000 (0 picks any free port), then
+// the address, e.g. 127.0.0.1 so that only this computer can reach the server.
 const port = Number(Deno.args[0] ?? 8000);
+const hostname = Deno.args[1] ?? "0.0.0.0";
 
 // class MyHandler + do_GET: di Deno, handler hanyalah fungsi Request -> Response.
 // MyHandler.do_GET: in Deno a handler is just a function from Request to Response.
@@ -34,10 +38,13 @@ function handler(request: Request): Response {
   return new Response(null, { status: 404 });
 }
 
-// HTTPServer(('', port), MyHandler) + serve_forever(): Deno.serve membuka port di
-// semua antarmuka ('' = 0.0.0.0) dan menjalankan perulangan server untuk kita.
-// Deno.serve listens on every interface and runs the server loop for us.
+// HTTPServer(('', port), MyHandler) + serve_forever(): Deno.serve membuka port
+// (di semua antarmuka: '' di Python = 0.0.0.0) dan menjalankan perulangan
+// server untuk kita.
+// Deno.serve listens (on every interface: Python's '' is 0.0.0.0) and runs the
+// server loop for us.
 const server = Deno.serve({
+  hostname,
   port,
   onListen: (addr) => console.log(`Starting server on port ${addr.port}...`),
 }, handler);
