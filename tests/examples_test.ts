@@ -305,6 +305,11 @@ Deno.test({
           (await waiting).stdout,
           "Pesan dari server: Pesan diterima server\n",
         );
+        await server.waitFor(/Halo server!\n/);
+        assertMatch(
+          server.output,
+          /\)\n(Koneksi dari \('127\.0\.0\.1', \d+\)\n){2}Pesan dari client: Halo server!\n$/,
+        );
       } else {
         // Python is stuck in recv() for the first client: the second waits.
         assertEquals(await within(waiting, 1_000), "timeout");
@@ -392,7 +397,8 @@ async function serveExample(
   env?: Record<string, string>,
 ): Promise<{ server: Spawned; url: string }> {
   const server = new Spawned(
-    ["-N", ...flags, "--host", LOOPBACK, "--port", "0"],
+    // No -N: `deno serve` allows the address it listens on by itself.
+    [...flags, "--host", LOOPBACK, "--port", "0"],
     script,
     [],
     { subcommand: "serve", ...(env ? { env } : {}) },
