@@ -1,7 +1,7 @@
 // Kembaran Deno dari "Client (Python)" (bab "Penjelasan Server dan Client").
 // The Deno twin of the teaching text's socket client, with no library at all.
 //
-//   deno run -N socket_client.ts          # python client.py
+//   deno run -N socket_client.ts          # python socket_client.py
 //
 // Argumen pertama (opsional) mengganti port 12345 milik server.
 // An optional first argument replaces the server's port 12345.

@@ -1,7 +1,7 @@
 // Kembaran Deno dari "Server (Python)" (bab "Penjelasan Server dan Client").
 // The Deno twin of the teaching text's socket server, with no library at all.
 //
-//   deno run -N socket_server.ts          # python server.py
+//   deno run -N socket_server.ts          # python socket_server.py
 //
 // Argumen pertama (opsional) mengganti port 12345; 0 = port bebas mana saja,
 // dan port yang didapat ikut dicetak.
