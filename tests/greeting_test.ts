@@ -6,7 +6,11 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { createGreetingHandler, type GreetingHandlerOptions } from "../mod.ts";
+import {
+  createGreetingHandler,
+  GREETING_MEDIA_TYPES,
+  type GreetingHandlerOptions,
+} from "../mod.ts";
 
 const greet = createGreetingHandler();
 
@@ -544,4 +548,63 @@ Deno.test("a message that throws or returns no string answers a bare 500 and rep
   } finally {
     console.error = consoleError;
   }
+});
+
+Deno.test("an async onRequest or message that rejects is reported, not left unhandled", async () => {
+  const reported: unknown[][] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => reported.push(args);
+  try {
+    const logged = createGreetingHandler({
+      onRequest: async () => {
+        await Promise.resolve();
+        throw new Error("async hook");
+      },
+    });
+    const response = get("/?name=Budi", {}, logged);
+    assertEquals(await response.text(), "Hello, Budi!");
+    const asyncMessage = createGreetingHandler({
+      message: async () => {
+        await Promise.resolve();
+        throw new Error("async message");
+      },
+    } as unknown as GreetingHandlerOptions);
+    const failed = get("/", {}, asyncMessage);
+    assertEquals(failed.status, 500);
+    await failed.body?.cancel();
+    // Let both rejections settle: an unhandled one would fail this test.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assertEquals(reported.length, 2);
+    assertEquals((reported[0]![0] as Error).message, "async hook");
+    assertEquals(
+      (reported[1]![1] as Error).message,
+      "Cannot greet: message must return a string, got a promise",
+    );
+  } finally {
+    console.error = consoleError;
+  }
+});
+
+Deno.test("GREETING_MEDIA_TYPES cannot be changed under the handler", async () => {
+  assert(Object.isFrozen(GREETING_MEDIA_TYPES));
+  assertThrows(() => {
+    (GREETING_MEDIA_TYPES as unknown as string[])[0] = "text/x-evil";
+  }, TypeError);
+  assertEquals(
+    get("/").headers.get("content-type"),
+    "text/html; charset=utf-8",
+  );
+  await get("/").body?.cancel();
+});
+
+Deno.test("the default name is HTML-escaped like a given one", async () => {
+  const handler = createGreetingHandler({ defaultName: "<b>&</b>" });
+  assertEquals(
+    await get("/", {}, handler).text(),
+    "Hello, &lt;b&gt;&amp;&lt;/b&gt;!",
+  );
+  assertEquals(
+    await get("/", { headers: { accept: "text/plain" } }, handler).text(),
+    "Hello, <b>&</b>!",
+  );
 });

@@ -145,3 +145,36 @@ Deno.test("server.ts shrugs off requests cut off mid-headers, by a close or a re
   assertEquals(await within(connection.nextEvent(), 5_000), "closed");
   await assertStillServing(port, "after keep-alive cut");
 });
+
+Deno.test("server.ts answers hostile Accept and Host headers with 2xx or 4xx, and keeps serving", async () => {
+  const { server, port } = await startGreetingServer();
+  await using _server = server;
+  const size = 8 * 1024;
+  const accepts = [
+    ",".repeat(size),
+    `a/b${";".repeat(size)}`,
+    "a/b;q=1,".repeat(size / 8),
+    `a/b;c="${",".repeat(size)}`,
+    `text/plain${";charset=utf-8".repeat(size / 14)}`,
+    "text/plain;charset=utf-8;q=0.5",
+  ];
+  for (const accept of accepts) {
+    const answer = await sendAbuse(
+      port,
+      `GET /?name=x HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: ${accept}\r\nConnection: close\r\n\r\n`,
+    );
+    assert(
+      answer !== null && (answer.status === 200 || answer.status === 406),
+      `${answer?.status} for Accept ${describe(accept)}`,
+    );
+  }
+  await assertStillServing(port, "after Accept");
+  // Deno.serve builds request.url from the Host header as sent.
+  for (const host of ["a/b", "a?name=Evil", "a#x", "x@y", "a\\b", "[::1"]) {
+    await sendAbuse(
+      port,
+      `GET /?name=x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+  }
+  await assertStillServing(port, "after Host");
+});
