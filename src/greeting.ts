@@ -188,13 +188,11 @@ export type GreetingHandler = (
  * }
  * ```
  */
-export const GREETING_MEDIA_TYPES = Object.freeze(
-  [
-    "text/html",
-    "text/plain",
-    "application/json",
-  ] as const,
-);
+export const GREETING_MEDIA_TYPES: readonly [
+  "text/html",
+  "text/plain",
+  "application/json",
+] = Object.freeze(["text/html", "text/plain", "application/json"] as const);
 
 type MediaType = typeof GREETING_MEDIA_TYPES[number];
 
