@@ -683,8 +683,9 @@ export function createGreetingHandler(
   // No code point takes more than 12 characters to write in a query
   // (`%F0%9F%98%80`), so a raw name longer than this is surely too long.
   const maxRawNameLength = maxNameLength * 12;
-  const nameTooLongBody =
-    `Bad Request: the name is longer than ${maxNameLength} characters\n`;
+  const nameTooLongBody = `Bad Request: the name is longer than ${
+    maxNameLength === 1 ? "1 character" : `${maxNameLength} characters`
+  }\n`;
   const notFoundBody = `${STATUS_TEXT[STATUS_CODE.NotFound]}\n`;
   const methodNotAllowedBody = `${
     STATUS_TEXT[STATUS_CODE.MethodNotAllowed]

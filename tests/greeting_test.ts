@@ -490,7 +490,7 @@ Deno.test("options at their edges that are valid work", async () => {
   assertEquals(await get("/", {}, one).text(), "Hello, 😀!");
   assertEquals(
     await get("/?name=ab", {}, one).text(),
-    "Bad Request: the name is longer than 1 characters\n",
+    "Bad Request: the name is longer than 1 character\n",
   );
   const encoded = createGreetingHandler({ path: "/h%C3%A9llo" });
   assertEquals(
