@@ -242,6 +242,7 @@ function describe(value: unknown): string {
 }
 
 function reportHookError(error: unknown): void {
+  // deno-lint-ignore no-console -- documented: a throwing onRequest is printed, and the response still goes out
   console.error(error);
 }
 
@@ -695,6 +696,7 @@ export function createGreetingHandler(
   // not the client's: the client gets a bare 500 (no stack trace) and the
   // error goes where Deno.serve reports a throwing handler's.
   const messageFailed = (request: Request, error: unknown): Response => {
+    // deno-lint-ignore no-console -- reported where Deno.serve reports a throwing handler, not lost
     console.error("Cannot greet: the message option failed:", error);
     return plainResponse(
       request,
