@@ -34,8 +34,9 @@ export interface GreetingHandlerOptions {
   /**
    * The path that answers with a greeting; every other path answers 404.
    * Compared with the request's path exactly as it appears in the URL
-   * (percent escapes are not decoded), so it must be written that way:
-   * `"/h%C3%A9llo"`, not `"/héllo"`.
+   * (percent escapes are not decoded, though the case of their hex digits
+   * does not matter), so it must be written that way: `"/h%C3%A9llo"`, not
+   * `"/héllo"`.
    *
    * @default {"/"}
    */
@@ -239,6 +240,10 @@ function describe(value: unknown): string {
   if (value === null || typeof value !== "object") return String(value);
   if (value instanceof Promise) return "a promise";
   return Array.isArray(value) ? "an array" : "an object";
+}
+
+function upperCaseEscapes(text: string): string {
+  return text.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
 }
 
 function reportHookError(error: unknown): void {
@@ -681,6 +686,11 @@ export function createGreetingHandler(
       RangeError,
     );
   }
+  // Percent escapes differ only in the case of their hex digits between
+  // clients (`%c3%a9`, `%C3%A9`), and mean the same (RFC 3986 section 6.2.2.1).
+  const pathWithEscapes = path.includes("%")
+    ? upperCaseEscapes(path)
+    : undefined;
   // No code point takes more than 12 characters to write in a query
   // (`%F0%9F%98%80`), so a raw name longer than this is surely too long.
   const maxRawNameLength = maxNameLength * 12;
@@ -718,7 +728,9 @@ export function createGreetingHandler(
     if (question !== -1 && question < pathEnd) pathEnd = question;
     if (
       pathStart === -1 || pathEnd - pathStart !== path.length ||
-      !url.startsWith(path, pathStart)
+      (!url.startsWith(path, pathStart) &&
+        (pathWithEscapes === undefined ||
+          upperCaseEscapes(url.slice(pathStart, pathEnd)) !== pathWithEscapes))
     ) {
       return plainResponse(request, STATUS_CODE.NotFound, notFoundBody);
     }

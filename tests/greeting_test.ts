@@ -497,6 +497,13 @@ Deno.test("options at their edges that are valid work", async () => {
     await get("/héllo?name=Budi", {}, encoded).text(),
     "Hello, Budi!",
   );
+  // The case of an escape's hex digits does not matter, on either side.
+  assertEquals(await get("/h%c3%a9llo", {}, encoded).text(), "Hello, world!");
+  const lower = createGreetingHandler({ path: "/h%c3%a9llo" });
+  assertEquals(await get("/héllo", {}, lower).text(), "Hello, world!");
+  assertEquals(await get("/h%c3%A9llo", {}, lower).text(), "Hello, world!");
+  assertEquals(get("/h%c3%a9llx", {}, lower).status, 404);
+  assertEquals(get("/hello", {}, lower).status, 404);
   const doubleSlash = createGreetingHandler({ path: "//x" });
   assertEquals(await get("//x", {}, doubleSlash).text(), "Hello, world!");
   const empty = createGreetingHandler({
