@@ -3,7 +3,7 @@
 // checked, so a server that answers wrongly fails the run instead of winning.
 
 import { writeAll } from "../src/_net.ts";
-import { delay, LOOPBACK as HOST } from "../tests/_echo_helpers.ts";
+import { delay, LOOPBACK as HOST } from "../_tools/subprocess.ts";
 import { pinnedCommand } from "./_servers.ts";
 
 const encoder = new TextEncoder();

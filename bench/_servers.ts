@@ -1,7 +1,7 @@
 // Starting the benchmarked servers as subprocesses, pinned to their own core,
 // and reading their memory. Used by bench/load.ts.
 
-import { denoRunArgs, projectPath } from "../tests/_helpers.ts";
+import { denoRunArgs, exitOrKill, projectPath } from "../_tools/subprocess.ts";
 
 /** Which cores the servers and the load generators run on, if pinned. */
 export interface Pinning {
@@ -185,20 +185,11 @@ export class ServerProcess implements AsyncDisposable {
 
   /** Stops the server with SIGTERM (SIGKILL if it lingers) and waits. */
   async stop(): Promise<void> {
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch { /* already exited */ }
-    }, STOP_TIMEOUT_MS);
     try {
       this.child.kill("SIGTERM");
     } catch { /* already exited */ }
-    try {
-      await this.child.status;
-      await Promise.all(this.#drained);
-    } finally {
-      clearTimeout(timer);
-    }
+    await exitOrKill(this.child, STOP_TIMEOUT_MS);
+    await Promise.all(this.#drained);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

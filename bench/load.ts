@@ -25,12 +25,15 @@ import {
   ServerProcess,
   type ServerSpec,
 } from "./_servers.ts";
-import { denoRunArgs, projectPath } from "../tests/_helpers.ts";
+import { parseArgs } from "@std/cli/parse-args";
+import { type ChartRow, renderChart } from "./chart.ts";
+import { denoArgs, projectPath } from "../_tools/subprocess.ts";
 
 const CASES = ["micro", "http", "one-shot", "streaming", "memory"] as const;
 type Case = typeof CASES[number];
 
-const USAGE = `Usage: deno task bench [--smoke] [--rounds N] [--only CASE,...]
+const USAGE =
+  `Usage: deno task bench [--smoke] [--rounds N] [--only CASE,...] [--chart FILE]
 
 Benchmarks server.ts (HTTP greeting, TCP reply and echo) against bare Deno
 servers and prints the medians, the ratios and whether each floor is met.
@@ -39,6 +42,8 @@ servers and prints the medians, the ratios and whether each floor is met.
                   (CI); without wrk it skips the HTTP load cases and says so
   --rounds N      rounds of each comparison (default 3, smoke 1)
   --only CASES    run only these, comma-separated: ${CASES.join(", ")}
+  --chart FILE    where to write the SVG chart of the ratios (default
+                  bench/RESULTS.svg; with --smoke, a temporary file)
   --help          show this help`;
 
 interface Settings {
@@ -48,47 +53,50 @@ interface Settings {
   seconds: number;
   warmupSeconds: number;
   idleConnections: number;
+  /** Where the chart goes; by default bench/RESULTS.svg, or a temporary file for --smoke. */
+  chart: string | undefined;
 }
 
-function parseSettings(args: string[]): Settings | "help" {
-  let smoke = false;
-  let rounds: number | undefined;
-  let cases = new Set<Case>(CASES);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--smoke") {
-      smoke = true;
-    } else if (arg === "--help" || arg === "-h") {
-      return "help";
-    } else if (arg === "--rounds") {
-      rounds = Number(args[++i]);
-      if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
-        throw new UsageError("--rounds needs a whole number from 1 to 20");
-      }
-    } else if (arg === "--only") {
-      const names = (args[++i] ?? "").split(",");
-      const unknown = names.find((name) =>
-        !(CASES as readonly string[]).includes(name)
-      );
-      if (unknown !== undefined) {
-        throw new UsageError(`--only: unknown case "${unknown}"`);
-      }
-      cases = new Set(names as Case[]);
-    } else if (arg === "--import-map") {
-      // run-offline.sh appends this and --no-lock to the task's command; the
-      // servers get the map through STD_OFFLINE_IMPORT_MAP instead.
-      i++;
-    } else if (arg !== "--no-lock" && !arg.startsWith("--import-map=")) {
+function parseSettings(argv: string[]): Settings | "help" {
+  const args = parseArgs(argv, {
+    boolean: ["smoke", "help", "lock"],
+    // run-offline.sh appends `--import-map FILE --no-lock` to the task's
+    // command; the servers get the map through STD_OFFLINE_IMPORT_MAP instead.
+    string: ["rounds", "only", "chart", "import-map"],
+    negatable: ["lock"],
+    alias: { h: "help" },
+    unknown: (arg) => {
       throw new UsageError(`unknown argument: ${arg}`);
+    },
+  });
+  if (args.help) return "help";
+  const smoke = args.smoke;
+  let rounds = smoke ? 1 : 3;
+  if (args.rounds !== undefined) {
+    rounds = Number(args.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+      throw new UsageError("--rounds needs a whole number from 1 to 20");
     }
+  }
+  let cases = new Set<Case>(CASES);
+  if (args.only !== undefined) {
+    const names = args.only.split(",");
+    const unknown = names.find((name) =>
+      !(CASES as readonly string[]).includes(name)
+    );
+    if (unknown !== undefined) {
+      throw new UsageError(`--only: unknown case "${unknown}"`);
+    }
+    cases = new Set(names as Case[]);
   }
   return {
     smoke,
     cases,
-    rounds: rounds ?? (smoke ? 1 : 3),
+    rounds,
     seconds: smoke ? 1 : 5,
     warmupSeconds: smoke ? 0 : 1,
     idleConnections: 1000,
+    chart: args.chart,
   };
 }
 
@@ -276,13 +284,11 @@ interface Run {
 /** Handler micro-benchmarks, through `deno bench` as a user would run them. */
 async function runMicro({ samples, serverCore }: Run): Promise<void> {
   console.log("- handler micro-benchmarks (deno bench)");
-  // The same arguments as a project script under `deno run`, for `deno bench`.
-  const [, ...benchArgs] = denoRunArgs([], "bench/greeting_bench.ts");
-  const [program, args] = pinnedCommand(serverCore, Deno.execPath(), [
-    "bench",
-    "--json",
-    ...benchArgs,
-  ]);
+  const [program, args] = pinnedCommand(
+    serverCore,
+    Deno.execPath(),
+    denoArgs("bench", ["--json"], "bench/greeting_bench.ts"),
+  );
   const output = await new Deno.Command(program, {
     args,
     cwd: projectPath("."),
@@ -473,7 +479,20 @@ async function main(): Promise<number> {
     `\nfinished in ${elapsed.toFixed(0)} s; load average ${loadAverage()}\n`,
   );
   printMeasurements(samples);
-  const missed = printChecks(samples, checks(samples));
+  const { missed, rows } = printChecks(samples, checks(samples));
+  const chart = settings.chart ??
+    (settings.smoke
+      ? await Deno.makeTempFile({ prefix: "bench-", suffix: ".svg" })
+      : projectPath("bench/RESULTS.svg"));
+  await Deno.writeTextFile(
+    chart,
+    renderChart(
+      rows,
+      `deno task bench${settings.smoke ? " --smoke" : ""}: ${settings.rounds}` +
+        ` round(s), library vs bare Deno, side by side`,
+    ),
+  );
+  console.log(`\nchart of the ratios: ${chart}`);
   if (settings.smoke) {
     console.log(
       "\n(smoke run: one short round; the floors above are not meaningful)",
@@ -659,9 +678,16 @@ function checks(samples: Samples): Check[] {
   return list;
 }
 
-/** Prints the ratios and floors; returns how many floors were missed. */
-function printChecks(samples: Samples, list: Check[]): number {
+/**
+ * Prints the ratios and floors; returns how many floors were missed and the
+ * ratios as the chart's rows.
+ */
+function printChecks(
+  samples: Samples,
+  list: Check[],
+): { missed: number; rows: ChartRow[] } {
   let missed = 0;
+  const rows: ChartRow[] = [];
   console.log("\n| comparison | ratio (median) | per round | floor | met |");
   console.log("| --- | ---: | ---: | ---: | :---: |");
   for (const check of list) {
@@ -691,12 +717,22 @@ function printChecks(samples: Samples, list: Check[]): number {
       met = ok ? "yes" : "NO";
       if (!ok) missed++;
     }
+    if (baseline !== undefined) {
+      rows.push({
+        name: check.name,
+        ratio: value,
+        rounds: library.map((v, i) => v / baseline[i]!),
+        ...(check.bound === undefined
+          ? {}
+          : { floor: { bound: check.bound, limit: check.limit } }),
+      });
+    }
     const shown = baseline === undefined ? format(value) : `${format(value)}x`;
     console.log(
       `| ${check.name} | ${shown} | ${perRound} | ${floor} | ${met} |`,
     );
   }
-  return missed;
+  return { missed, rows };
 }
 
 if (import.meta.main) {

@@ -2,8 +2,9 @@
 // waits, and running the seed's Python socket programs
 // (tests/fixtures/seed_socket_*.py) on a given port.
 
-/** The loopback address every TCP test uses. */
-export const LOOPBACK = "127.0.0.1";
+import { delay, LOOPBACK } from "../_tools/subprocess.ts";
+
+export { delay, LOOPBACK };
 
 /** Reads until the peer closes and returns everything read. */
 export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
@@ -59,11 +60,6 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
     if (a[i] !== b[i]) return i;
   }
   return a.length === b.length ? -1 : length;
-}
-
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
