@@ -8,8 +8,10 @@
  * `<version>_meta.json` with the file manifest and exports, the files) and
  * `JSR_API_URL` (publishing). Nothing leaves 127.0.0.1.
  *
- * As a program it serves the stand-ins while it runs one command with those
- * variables set, and exits with the command's status:
+ * Packages it was not given come from jsr.io where that is reachable (so a
+ * fresh cache fills from the real registry), else from the stand-ins. As a
+ * program it runs one command with those variables set, and exits with the
+ * command's status:
  *
  *   deno run -A .ci/jsr_registry.ts ../shared/std-offline -- deno task test
  *
@@ -28,6 +30,8 @@ export interface Registry extends AsyncDisposable {
   env: { JSR_URL: string; JSR_API_URL: string };
   /** Packages published to it, as `@scope/name@version`. */
   published: string[];
+  /** Where the other packages come from: jsr.io or the stand-ins. */
+  source: string;
 }
 
 /**
@@ -113,15 +117,37 @@ const CONTENT_TYPES: Record<string, string> = {
   md: "text/markdown",
 };
 
+/** jsr.io, where it is reachable. */
+export const JSR = "https://jsr.io/";
+
+/** Whether jsr.io answers within 3 seconds. */
+export async function jsrReachable(): Promise<boolean> {
+  try {
+    const response = await fetch(`${JSR}@std/assert/meta.json`, {
+      signal: AbortSignal.timeout(3_000),
+    });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Starts the registry on 127.0.0.1 with the stand-ins in `standIns` served as
- * the `@std` packages `versions` names.
+ * Starts the registry on 127.0.0.1. Packages not published to it come from
+ * jsr.io where that is reachable, else the `@std` packages the project in the
+ * current folder uses are served from the stand-ins in `standIns`.
  */
 export async function startRegistry(
-  standIns: string,
-  versions: Map<string, string>,
+  standIns: string | undefined,
 ): Promise<Registry> {
-  const packages = await standInPackages(standIns, versions);
+  const upstream = await jsrReachable() ? JSR : undefined;
+  if (upstream === undefined && standIns === undefined) {
+    throw new Error("JSR is unreachable and no stand-in folder was given");
+  }
+  const packages = upstream === undefined
+    ? await standInPackages(standIns!, await projectStdVersions())
+    : new Map<string, Map<string, PackageVersion>>();
   const published: string[] = [];
   const tasks = new Map<string, Record<string, string>>();
 
@@ -198,6 +224,16 @@ export async function startRegistry(
       /^\/(@[\w-]+\/[\w-]+)\/(meta\.json|([^/]+)_meta\.json|([^/]+)(\/.+))$/,
     );
     const versionsOf = download && packages.get(download[1]!);
+    if (download && !versionsOf && upstream !== undefined) {
+      const response = await fetch(new URL(path.slice(1), upstream));
+      return new Response(response.body, {
+        status: response.status,
+        headers: {
+          "content-type": response.headers.get("content-type") ??
+            "application/octet-stream",
+        },
+      });
+    }
     if (!download || !versionsOf) {
       return new Response(null, { status: 404 });
     }
@@ -242,6 +278,7 @@ export async function startRegistry(
   return {
     env: { JSR_URL: base, JSR_API_URL: `${base}api/` },
     published,
+    source: upstream ?? `the stand-ins in ${standIns}`,
     async [Symbol.asyncDispose]() {
       await server.shutdown();
     },
@@ -264,12 +301,9 @@ async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
-  await using registry = await startRegistry(
-    standIns,
-    await projectStdVersions(),
-  );
+  await using registry = await startRegistry(standIns);
   console.error(
-    `jsr_registry: serving the stand-ins at ${registry.env.JSR_URL}`,
+    `jsr_registry: a registry at ${registry.env.JSR_URL} (packages from ${registry.source})`,
   );
   const { code } = await new Deno.Command(command[0]!, {
     args: command.slice(1),

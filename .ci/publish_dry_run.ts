@@ -10,22 +10,7 @@
  * Usage: deno run -A .ci/publish_dry_run.ts ../shared/std-offline
  */
 
-import { projectStdVersions, startRegistry } from "./jsr_registry.ts";
-
-const JSR = "https://jsr.io/";
-const PROBE_TIMEOUT_MS = 3_000;
-
-async function jsrReachable(): Promise<boolean> {
-  try {
-    const response = await fetch(`${JSR}@std/assert/meta.json`, {
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
-    await response.body?.cancel();
-    return response.ok;
-  } catch {
-    return false;
-  }
-}
+import { jsrReachable, startRegistry } from "./jsr_registry.ts";
 
 async function publishDryRun(
   env: Record<string, string> = {},
@@ -41,17 +26,10 @@ async function publishDryRun(
 
 async function main(standIns: string | undefined): Promise<number> {
   if (await jsrReachable()) return await publishDryRun();
-  if (standIns === undefined) {
-    console.error("JSR is unreachable and no stand-in folder was given");
-    return 2;
-  }
   console.error(
     `JSR unreachable: publishing against the stand-ins in ${standIns}`,
   );
-  await using registry = await startRegistry(
-    standIns,
-    await projectStdVersions(),
-  );
+  await using registry = await startRegistry(standIns);
   return await publishDryRun({ JSR_URL: registry.env.JSR_URL });
 }
 

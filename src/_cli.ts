@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- the programs' own code, which reports to the terminal
 // Helpers shared by the executables (server.ts, client.ts and the examples). Not part of the
 // published API: they turn bad command-line input into one clear line and an exit code, never a
 // stack trace.

@@ -552,6 +552,7 @@ class Server implements EchoServer {
     this.#tls = tls;
     this.#listener = listener;
     this.#signal = options.signal;
+    // deno-lint-ignore no-console -- documented default: an error nobody handles is printed, not lost
     this.#onError = options.onError ?? console.error;
     this.#onConnectionClose = options.onConnectionClose;
     this.#maxConnections = options.maxConnections ?? 10_000;
