@@ -1,7 +1,10 @@
 // The load benchmark: the library's servers against the bare Deno code a user
 // would otherwise write, side by side in one run, with the floors of issue 5.
 //
-//   bash /work/shared/std-offline/run-offline.sh deno task bench [--smoke]
+//   deno task bench [--smoke]
+//
+// Where JSR is unreachable, serve the @std stand-ins as a registry around it:
+//   deno run -A .ci/jsr_registry.ts ../shared/std-offline -- deno task bench
 //
 // Every server runs as its own subprocess on a loopback port picked by the
 // system, pinned to one core while this process and wrk load it from another.
@@ -59,11 +62,8 @@ interface Settings {
 
 function parseSettings(argv: string[]): Settings | "help" {
   const args = parseArgs(argv, {
-    boolean: ["smoke", "help", "lock"],
-    // run-offline.sh appends `--import-map FILE --no-lock` to the task's
-    // command; the servers get the map through STD_OFFLINE_IMPORT_MAP instead.
-    string: ["rounds", "only", "chart", "import-map"],
-    negatable: ["lock"],
+    boolean: ["smoke", "help"],
+    string: ["rounds", "only", "chart"],
     alias: { h: "help" },
     unknown: (arg) => {
       throw new UsageError(`unknown argument: ${arg}`);
