@@ -480,3 +480,33 @@ Deno.test("property: the name is URLSearchParams' first non-empty name value", a
     RUNS,
   );
 });
+
+Deno.test("property: a name gets 400 exactly when it has more code points than maxNameLength", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 12 }),
+      fc.string({ unit: "binary", minLength: 1, maxLength: 30 }),
+      fc.constantFrom("percent", "plus", "raw"),
+      (maxNameLength, name, spelling) => {
+        const handler = createGreetingHandler({
+          maxNameLength,
+          defaultName: "",
+        });
+        const encoded = encodeURIComponent(name);
+        const query = spelling === "percent"
+          // Every byte escaped, the longest a name can be written.
+          ? Array.from(
+            new TextEncoder().encode(name),
+            (byte) => `%${byte.toString(16).padStart(2, "0")}`,
+          ).join("")
+          : spelling === "plus"
+          ? encoded.replaceAll("%20", "+")
+          : encoded;
+        const response = handler(request(`/?name=${query}`));
+        const tooLong = [...name].length > maxNameLength;
+        assertEquals(response.status, tooLong ? 400 : 200, query);
+      },
+    ),
+    RUNS,
+  );
+});

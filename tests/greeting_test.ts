@@ -615,3 +615,20 @@ Deno.test("the default name is HTML-escaped like a given one", async () => {
     "Hello, <b>&</b>!",
   );
 });
+
+Deno.test("invalid UTF-8 in a name counts as one U+FFFD per bad sequence against the limit", () => {
+  const handler = createGreetingHandler({ maxNameLength: 3, defaultName: "" });
+  assertEquals(get("/?name=%FF%FF%FF", {}, handler).status, 200);
+  assertEquals(get("/?name=%FF%FF%FF%FF", {}, handler).status, 400);
+  // "\uFFFD%A": the cut-off sequence, then the lone "%" and "A" as they are.
+  assertEquals(get("/?name=%E0%A4%A", {}, handler).status, 200);
+  assertEquals(get("/?name=%E0%A4%Ax", {}, handler).status, 400);
+  assertEquals(
+    get(`/?name=${"%F0%9F%98%80".repeat(3)}`, {}, handler).status,
+    200,
+  );
+  assertEquals(
+    get(`/?name=${"%F0%9F%98%80".repeat(4)}`, {}, handler).status,
+    400,
+  );
+});
