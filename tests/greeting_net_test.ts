@@ -58,3 +58,23 @@ Deno.test("over a real socket: many concurrent requests are all answered", async
   );
   assertEquals(bodies, names.map((name) => `Hello, ${name}!`));
 });
+
+Deno.test("over a real socket: Accept with charset=utf-8 gets the type, not 406", async () => {
+  await using server = serve();
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  for (
+    const [accept, type] of [
+      ["application/json; charset=utf-8", "application/json"],
+      ["text/plain;charset=utf-8;q=0.5", "text/plain"],
+      ["text/html;level=1, text/plain;q=0.1", "text/plain"],
+    ] as const
+  ) {
+    const response = await fetch(`${base}/?name=Budi`, { headers: { accept } });
+    assertEquals(response.status, 200, accept);
+    assertEquals(
+      response.headers.get("content-type"),
+      `${type}; charset=utf-8`,
+    );
+    await response.body?.cancel();
+  }
+});
