@@ -364,8 +364,13 @@ Deno.test({
   },
 });
 
-Deno.test("the socket twins use the text's port 12345 when given none", {
-  ignore: !isFree(12345),
+const SEED_PORT_FREE = isFree(12345);
+
+Deno.test({
+  name: `the socket twins use the text's port 12345 when given none${
+    SEED_PORT_FREE ? "" : " (ignored: 127.0.0.1:12345 is in use)"
+  }`,
+  ignore: !SEED_PORT_FREE,
 }, async () => {
   await using server = startTwin(projectPath("examples/socket_server.ts"), []);
   await server.waitFor(/^Server siap menerima koneksi\.\.\.\n/);
