@@ -571,3 +571,28 @@ Deno.test({
     assertNotMatch(server.output, /Uncaught/);
   },
 });
+
+Deno.test("the twins fail as docs/troubleshooting.md shows: port in use, connection refused, no -N", async () => {
+  using taken = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  const busy = await runTwin(projectPath("examples/socket_server.ts"), [
+    String(taken.addr.port),
+  ]);
+  assertEquals(busy.code, 1);
+  assertMatch(busy.stderr, /AddrInUse: Address already in use/);
+
+  const refused = await runTwin(projectPath("examples/socket_client.ts"), [
+    String(freePort()),
+  ]);
+  assertEquals(refused.code, 1);
+  assertMatch(refused.stderr, /ConnectionRefused: Connection refused/);
+
+  const denied = await new Deno.Command(Deno.execPath(), {
+    args: ["run", projectPath("examples/socket_client.ts")],
+    stdin: "null",
+  }).output();
+  assertEquals(denied.code, 1);
+  assertMatch(
+    new TextDecoder().decode(denied.stderr),
+    /NotCapable: Requires net access to "127\.0\.0\.1:12345", run again with the --allow-net flag/,
+  );
+});
