@@ -17,6 +17,7 @@
  * @module
  */
 
+import { exitOrKill } from "../_tools/subprocess.ts";
 import { startRegistry } from "./jsr_registry.ts";
 
 const TIME_LIMIT_MS = 180_000;
@@ -199,16 +200,9 @@ async function main(standIns: string | undefined): Promise<void> {
       );
     } finally {
       server.child.kill("SIGTERM");
-      const status = await Promise.race([
-        server.child.status,
-        new Promise<undefined>((resolve) =>
-          setTimeout(resolve, 10_000, undefined)
-        ),
-      ]);
-      if (status === undefined) server.child.kill("SIGKILL");
-      await server.child.status;
+      const status = await exitOrKill(server.child, 10_000);
       expect(
-        status?.code === 0,
+        status.code === 0,
         "the server from JSR stops on SIGTERM with exit 0",
         server.output(),
       );

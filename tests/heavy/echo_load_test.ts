@@ -7,6 +7,7 @@ import { assert, assertEquals, assertLess } from "@std/assert";
 import { writeAll } from "../../src/_net.ts";
 import {
   denoRunArgs,
+  exitOrKill,
   hardFileLimit,
   projectPath,
   runDeno,
@@ -109,12 +110,7 @@ class MeasuredServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     // Closing stdin makes the fixture shut down and exit.
     await this.#stdin.close().catch(() => {});
-    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-    try {
-      await this.#child.status;
-    } finally {
-      clearTimeout(timer);
-    }
+    await exitOrKill(this.#child, 10_000);
     await this.#lines.return?.();
   }
 }
