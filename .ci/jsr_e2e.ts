@@ -155,7 +155,9 @@ async function main(standIns: string | undefined): Promise<void> {
     );
     expect(
       published.code === 0 && registry.published.length === 1,
-      `deno publish to the loopback registry: ${registry.published[0]}`,
+      `deno publish to the loopback registry: ${
+        registry.published[0] ?? "nothing published"
+      }`,
       published,
     );
 
