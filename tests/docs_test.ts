@@ -23,16 +23,34 @@ function codeBlocks(markdown: string, info: string): string[] {
   return [...markdown.matchAll(fence)].map((match) => match[1]!);
 }
 
-Deno.test("every relative link in README.md and docs/ leads to a file that exists", () => {
+/** The anchors GitHub gives the headings of `markdown`. */
+function anchors(markdown: string): Set<string> {
+  const headings = markdown.replace(/^```[\s\S]*?^```$/gm, "")
+    .matchAll(/^#+ (.*)$/gm);
+  return new Set(
+    [...headings].map(([, text]) =>
+      text!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replaceAll(" ", "-")
+    ),
+  );
+}
+
+Deno.test("every relative link in README.md and docs/ leads to a file and heading that exist", () => {
   for (const doc of DOCS) {
     const base = new URL(doc, new URL("../", import.meta.url));
     for (const [, target] of read(doc).matchAll(/\]\(([^)\s]+)\)/g)) {
-      if (/^[a-z]+:/.test(target!) || target!.startsWith("#")) continue;
-      const file = new URL(target!.split("#")[0]!, base);
+      if (/^[a-z]+:/.test(target!)) continue;
+      const [path, anchor] = target!.split("#");
+      const file = path === "" ? base : new URL(path!, base);
       assert(
         Deno.statSync(file).isFile,
         `${doc} links to ${target}, not a file`,
       );
+      if (anchor !== undefined) {
+        assert(
+          anchors(Deno.readTextFileSync(file)).has(anchor),
+          `${doc} links to ${target}, not a heading`,
+        );
+      }
     }
   }
 });
