@@ -1,5 +1,5 @@
-// Socket helpers shared by the echo server and client. Not part of the
-// published API.
+// Socket, timer and option helpers shared by the echo server and client. Not
+// part of the published API.
 
 /** `host:port`, with brackets around an IPv6 host, as in a URL. */
 export function formatHostPort(hostname: string, port: number): string {
@@ -30,5 +30,120 @@ export async function writeAll(
   let written = 0;
   while (written < bytes.length) {
     written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/**
+ * Reads and throws away what the peer sends until it ends its side, or until
+ * more than `limit` bytes came. Returns whether the peer ended its side.
+ */
+export async function discardInput(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+  limit = Infinity,
+): Promise<boolean> {
+  let discarded = 0;
+  while (discarded <= limit) {
+    const n = await conn.read(buffer);
+    if (n === null) return true;
+    discarded += n;
+  }
+  return false;
+}
+
+// Timers take a signed 32-bit delay; a longer one fires at once (with a
+// TimeoutOverflowWarning).
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * Calls `callback` after `ms` milliseconds, never for `Infinity`. Delays too
+ * long for one timer are waited out in several. Returns the cancel function.
+ */
+export function schedule(callback: () => void, ms: number): () => void {
+  if (ms === Infinity) return () => {};
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (remaining: number) => {
+    timer = remaining > MAX_TIMER_DELAY
+      ? setTimeout(() => arm(remaining - MAX_TIMER_DELAY), MAX_TIMER_DELAY)
+      : setTimeout(callback, remaining);
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+/** A value as an error message shows it: `NaN`, `"80"`, `ArrayBuffer`. */
+export function describe(value: unknown): string {
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object" && value !== null) {
+    return value.constructor?.name ?? "an object";
+  }
+  return Deno.inspect(value);
+}
+
+/** What a numeric option accepts. */
+export interface NumberRange {
+  /** The smallest value allowed. */
+  min: number;
+  /** The largest value allowed; `Infinity` (the default) allows `Infinity`. */
+  max?: number;
+  /** Whether only whole numbers (and `Infinity` if allowed) are. */
+  integer?: boolean;
+}
+
+/**
+ * Throws unless `value` is `undefined` (the option's default) or a number in
+ * `range`: a `TypeError` for a value that is not a number, a `RangeError`
+ * otherwise, each naming the option and value after `context` (what failed,
+ * e.g. "Cannot start the echo server").
+ */
+export function checkNumber(
+  context: string,
+  name: string,
+  value: unknown,
+  { min, max = Infinity, integer = false }: NumberRange,
+): void {
+  if (
+    value === undefined ||
+    typeof value === "number" && value >= min && value <= max &&
+      (!integer || Number.isInteger(value) || value === Infinity)
+  ) {
+    return;
+  }
+  const kind = integer ? "whole number" : "number";
+  const expected = max !== Infinity
+    ? `a ${kind} from ${min} to ${max}`
+    : `${
+      min === 0
+        ? `a non-negative ${kind}`
+        : min === 1 && integer
+        ? `a positive ${kind}`
+        : `a ${kind} from ${min} up`
+    } or Infinity`;
+  const ErrorType = typeof value === "number" ? RangeError : TypeError;
+  throw new ErrorType(
+    `${context}: ${name} must be ${expected}, got ${describe(value)}`,
+  );
+}
+
+/** Throws a `TypeError` unless `value` is `undefined` or has `type`. */
+export function checkType(
+  context: string,
+  name: string,
+  value: unknown,
+  type: "string" | "boolean" | "function",
+): void {
+  if (value !== undefined && typeof value !== type) {
+    throw new TypeError(
+      `${context}: ${name} must be a ${type}, got ${describe(value)}`,
+    );
+  }
+}
+
+/** Throws a `TypeError` unless `value` is `undefined` or an `AbortSignal`. */
+export function checkSignal(context: string, value: unknown): void {
+  if (value !== undefined && !(value instanceof AbortSignal)) {
+    throw new TypeError(
+      `${context}: signal must be an AbortSignal, got ${describe(value)}`,
+    );
   }
 }

@@ -6,7 +6,16 @@
  * @module
  */
 
-import { formatHostPort, isDisconnectError, writeAll } from "./_net.ts";
+import {
+  checkNumber,
+  checkSignal,
+  checkType,
+  describe,
+  formatHostPort,
+  isDisconnectError,
+  schedule,
+  writeAll,
+} from "./_net.ts";
 
 /**
  * Options for {@linkcode sendMessage} and {@linkcode sendBytes}. Every option
@@ -36,21 +45,21 @@ export interface SendOptions {
    */
   hostname?: string;
   /**
-   * The server's port.
+   * The server's port, a whole number from 1 to 65535.
    *
    * @default {12345}
    */
   port?: number;
   /**
    * Milliseconds the whole exchange (connect, send, reply) may take before it
-   * fails with `Deno.errors.TimedOut`; `0` waits forever.
+   * fails with `Deno.errors.TimedOut`; `0` or `Infinity` waits forever.
    *
    * @default {10000}
    */
   timeout?: number;
   /**
-   * The most bytes of reply accepted; a longer reply fails with
-   * {@linkcode ResponseTooLargeError}.
+   * The most bytes of reply accepted, a whole number or `Infinity` for no
+   * limit; a longer reply fails with {@linkcode ResponseTooLargeError}.
    *
    * @default {1048576}
    */
@@ -84,7 +93,7 @@ export interface SendOptions {
 /**
  * The reply was longer than {@linkcode SendOptions.maxResponseSize}.
  *
- * @example
+ * @example Tell a reply that is too long from other failures
  * ```ts
  * import {
  *   ResponseTooLargeError,
@@ -101,6 +110,8 @@ export interface SendOptions {
  * ```
  */
 export class ResponseTooLargeError extends RangeError {
+  /** The server that sent the reply, as `host:port`. */
+  readonly address: string;
   /** The limit that was exceeded, in bytes. */
   readonly limit: number;
 
@@ -109,10 +120,15 @@ export class ResponseTooLargeError extends RangeError {
    *
    * @param address The server, as `host:port`.
    * @param limit The limit that was exceeded, in bytes.
+   * @param options The standard error options, such as `cause`.
    */
-  constructor(address: string, limit: number) {
-    super(`reply from ${address} is longer than ${limit} bytes`);
+  constructor(address: string, limit: number, options?: ErrorOptions) {
+    super(
+      `Cannot read the reply from ${address}: it is longer than ${limit} bytes`,
+      options,
+    );
     this.name = "ResponseTooLargeError";
+    this.address = address;
     this.limit = limit;
   }
 }
@@ -120,13 +136,14 @@ export class ResponseTooLargeError extends RangeError {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
+const SEND = "Cannot send the message";
 
 /**
  * Sends `message` (UTF-8 encoded when a string) to a TCP server, ends the
  * input, and returns the server's reply decoded as UTF-8 (invalid bytes become
  * U+FFFD). See {@linkcode sendBytes}.
  *
- * @example
+ * @example Send a message to an echo server
  * ```ts
  * import { sendMessage, startEchoServer } from "@learn/server-client";
  * import { assertEquals } from "@std/assert";
@@ -139,14 +156,24 @@ const PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
  * @param message What to send.
  * @param options Where to connect and limits.
  * @returns The reply as text.
+ * @throws {TypeError} An option has the wrong type, `message` is neither a
+ *   string nor a `Uint8Array`, `caCerts` is given without `tls: true`, or an
+ *   entry of it is not a PEM certificate. The message names the option.
+ * @throws {RangeError} `port` is not a whole number from 1 to 65535,
+ *   `timeout` is negative or `NaN`, or `maxResponseSize` is not a
+ *   non-negative whole number or `Infinity`. The message names the option and
+ *   the value.
  * @throws {Deno.errors.ConnectionRefused} Nothing listens there (the message
  *   names the address).
+ * @throws {Error} `hostname` does not resolve (the message names it).
  * @throws {Deno.errors.TimedOut} The exchange took longer than `timeout`.
  * @throws {ResponseTooLargeError} The reply is longer than `maxResponseSize`.
+ * @throws {Deno.errors.ConnectionReset} The connection was reset before the
+ *   server ended the reply: the reply may be cut short, so none is returned.
  * @throws {Deno.errors.InvalidData} With `tls`, the TLS handshake failed: the
  *   certificate is not trusted or not valid for `hostname`, or the server
  *   does not speak TLS (the message names the address and the reason).
- * @throws {TypeError} `caCerts` without `tls: true`, or not PEM certificates.
+ * @throws {unknown} The `signal`'s reason, when it is aborted.
  */
 export async function sendMessage(
   message: string | Uint8Array,
@@ -160,10 +187,11 @@ export async function sendMessage(
  * the connection to mark the end of the input, and returns every byte the
  * server sends until it closes. Sending and receiving overlap, so a message of
  * any size can go through an echo server. A server that answers and closes
- * without reading everything is fine: a reset after some reply arrived ends the
- * reply.
+ * without reading everything is fine as long as its close is orderly; if the
+ * connection is reset instead, the reply may have lost its end, and the call
+ * fails with `Deno.errors.ConnectionReset`.
  *
- * @example
+ * @example Send bytes to an echo server
  * ```ts
  * import { sendBytes, startEchoServer } from "@learn/server-client";
  * import { assertEquals } from "@std/assert";
@@ -177,19 +205,30 @@ export async function sendMessage(
  * @param message What to send.
  * @param options Where to connect and limits.
  * @returns The reply's bytes.
+ * @throws {TypeError} An option has the wrong type, `message` is neither a
+ *   string nor a `Uint8Array`, `caCerts` is given without `tls: true`, or an
+ *   entry of it is not a PEM certificate. The message names the option.
+ * @throws {RangeError} `port` is not a whole number from 1 to 65535,
+ *   `timeout` is negative or `NaN`, or `maxResponseSize` is not a
+ *   non-negative whole number or `Infinity`. The message names the option and
+ *   the value.
  * @throws {Deno.errors.ConnectionRefused} Nothing listens there (the message
  *   names the address).
+ * @throws {Error} `hostname` does not resolve (the message names it).
  * @throws {Deno.errors.TimedOut} The exchange took longer than `timeout`.
  * @throws {ResponseTooLargeError} The reply is longer than `maxResponseSize`.
+ * @throws {Deno.errors.ConnectionReset} The connection was reset before the
+ *   server ended the reply: the reply may be cut short, so none is returned.
  * @throws {Deno.errors.InvalidData} With `tls`, the TLS handshake failed: the
  *   certificate is not trusted or not valid for `hostname`, or the server
  *   does not speak TLS (the message names the address and the reason).
- * @throws {TypeError} `caCerts` without `tls: true`, or not PEM certificates.
+ * @throws {unknown} The `signal`'s reason, when it is aborted.
  */
 export async function sendBytes(
   message: string | Uint8Array,
   options: SendOptions = {},
 ): Promise<Uint8Array> {
+  checkOptions(message, options);
   const {
     hostname = "127.0.0.1",
     port = 12345,
@@ -199,7 +238,6 @@ export async function sendBytes(
     tls = false,
     caCerts,
   } = options;
-  checkCaCerts(tls, caCerts);
   signal?.throwIfAborted();
   const address = formatHostPort(hostname, port);
   const bytes = typeof message === "string" ? encoder.encode(message) : message;
@@ -209,17 +247,15 @@ export async function sendBytes(
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
-  const timer = timeout > 0
-    ? setTimeout(
-      () =>
-        stop.abort(
-          new Deno.errors.TimedOut(
-            `no reply from ${address} within ${timeout} ms`,
-          ),
+  const cancelTimer = schedule(
+    () =>
+      stop.abort(
+        new Deno.errors.TimedOut(
+          `Cannot get a reply from ${address}: timed out after ${timeout} ms`,
         ),
-      timeout,
-    )
-    : undefined;
+      ),
+    timeout || Infinity,
+  );
   try {
     const tcp = await connect(hostname, port, address, stop.signal);
     // Deno.connectTls takes no signal: connecting plainly first keeps the
@@ -253,7 +289,7 @@ export async function sendBytes(
     if (stop.signal.aborted) throw stop.signal.reason;
     throw error;
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     signal?.removeEventListener("abort", onAbort);
   }
 }
@@ -269,7 +305,7 @@ async function connect(
   } catch (error) {
     if (error instanceof Deno.errors.ConnectionRefused) {
       throw new Deno.errors.ConnectionRefused(
-        `connection to ${address} refused: is the server running? (start it with \`deno run -N server.ts\`)`,
+        `Cannot connect to ${address}: connection refused`,
         { cause: error },
       );
     }
@@ -278,7 +314,7 @@ async function connect(
     if (
       error instanceof Error && error.constructor === Error && !signal.aborted
     ) {
-      throw new Error(`cannot connect to ${address}: ${error.message}`, {
+      throw new Error(`Cannot connect to ${address}: ${error.message}`, {
         cause: error,
       });
     }
@@ -286,19 +322,49 @@ async function connect(
   }
 }
 
-function checkCaCerts(tls: boolean, caCerts: string[] | undefined): void {
-  if (caCerts === undefined) return;
-  if (!tls) {
+function checkOptions(message: unknown, options: SendOptions): void {
+  if (typeof message !== "string" && !(message instanceof Uint8Array)) {
     throw new TypeError(
-      "caCerts is only used over TLS: add `tls: true` to connect with TLS",
+      `${SEND}: the message must be a string or a Uint8Array, got ${
+        describe(message)
+      }`,
+    );
+  }
+  checkType(SEND, "hostname", options.hostname, "string");
+  checkNumber(SEND, "port", options.port, {
+    min: 1,
+    max: 65535,
+    integer: true,
+  });
+  checkNumber(SEND, "timeout", options.timeout, { min: 0 });
+  checkNumber(SEND, "maxResponseSize", options.maxResponseSize, {
+    min: 0,
+    integer: true,
+  });
+  checkType(SEND, "tls", options.tls, "boolean");
+  checkSignal(SEND, options.signal);
+  const { caCerts } = options;
+  if (caCerts === undefined) return;
+  if (!Array.isArray(caCerts)) {
+    throw new TypeError(
+      `${SEND}: caCerts must be an array of PEM certificates, got ${
+        describe(caCerts)
+      }`,
+    );
+  }
+  if (!options.tls) {
+    throw new TypeError(
+      `${SEND}: caCerts is only used over TLS: add \`tls: true\` to connect with TLS`,
     );
   }
   // Deno skips text without a PEM certificate silently: the handshake would
   // then fail as if the CA were simply not trusted.
-  const bad = caCerts.findIndex((pem) => !pem.includes(PEM_CERTIFICATE));
+  const bad = caCerts.findIndex((pem) =>
+    typeof pem !== "string" || !pem.includes(PEM_CERTIFICATE)
+  );
   if (bad !== -1) {
     throw new TypeError(
-      `caCerts[${bad}] is not a PEM certificate: no "${PEM_CERTIFICATE}" line`,
+      `${SEND}: caCerts[${bad}] is not a PEM certificate: no "${PEM_CERTIFICATE}" line`,
     );
   }
 }
@@ -309,9 +375,15 @@ async function handshake(conn: Deno.TlsConn, address: string): Promise<void> {
   try {
     await conn.handshake();
   } catch (error) {
-    if (error instanceof Deno.errors.InvalidData) {
-      throw new Deno.errors.InvalidData(
-        `TLS handshake with ${address} failed: ${error.message}`,
+    // Not trusted, not TLS, or the server went away (it may be shutting down).
+    if (
+      error instanceof Deno.errors.InvalidData || isDisconnectError(error)
+    ) {
+      const Type = (error as Error).constructor as ErrorConstructor;
+      throw new Type(
+        `Cannot complete the TLS handshake with ${address}: ${
+          (error as Error).message
+        }`,
         { cause: error },
       );
     }
@@ -329,30 +401,47 @@ async function exchange(
   close: () => void,
 ): Promise<Uint8Array> {
   let sendError: { error: unknown } | undefined;
+  let reset: unknown;
   const sending = (async () => {
     try {
       await writeAll(conn, bytes);
       await conn.closeWrite();
     } catch (error) {
-      // The server may answer and close before reading everything; its reply
-      // still counts.
-      if (!isDisconnectError(error)) {
+      // A server may answer and close before reading everything: that close
+      // is a reset, which the reading side may then see only as an end of
+      // input, because the kernel reports it once, to whichever side asks
+      // first.
+      if (isDisconnectError(error)) {
+        reset = error;
+      } else {
         sendError ??= { error };
         close();
       }
     }
   })();
+  let reply: Uint8Array;
   try {
-    return await receive(conn, maxResponseSize, address);
+    reply = await receive(conn, maxResponseSize, address);
   } catch (error) {
     if (sendError) throw sendError.error;
     throw error;
   } finally {
     // Once the reply is complete (or failed) nothing more will be read: stop
-    // sending too.
+    // sending too. A write the reset already failed keeps that error.
     close();
     await sending;
   }
+  if (reset !== undefined) throw cutOff(address, reply.length, reset);
+  return reply;
+}
+
+// Only the server's orderly end marks the end of a reply: a reset throws away
+// whatever was still on its way.
+function cutOff(address: string, length: number, cause: unknown): Error {
+  return new Deno.errors.ConnectionReset(
+    `Cannot read the reply from ${address}: the connection was reset after ${length} bytes`,
+    { cause },
+  );
 }
 
 async function receive(
@@ -375,7 +464,7 @@ async function receive(
     try {
       n = await conn.read(buffer.subarray(length));
     } catch (error) {
-      if (length > 0 && error instanceof Deno.errors.ConnectionReset) break;
+      if (isDisconnectError(error)) throw cutOff(address, length, error);
       throw error;
     }
     if (n === null) break;

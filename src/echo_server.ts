@@ -6,7 +6,17 @@
  * @module
  */
 
-import { formatHostPort, isDisconnectError, writeAll } from "./_net.ts";
+import {
+  checkNumber,
+  checkSignal,
+  checkType,
+  describe,
+  discardInput,
+  formatHostPort,
+  isDisconnectError,
+  schedule,
+  writeAll,
+} from "./_net.ts";
 
 /**
  * Why a connection ended, as reported to
@@ -130,9 +140,14 @@ export interface ReplyContext {
  * Computes the answer to one message in reply mode. The message is what one
  * read returned, decoded as UTF-8 (invalid bytes become U+FFFD); it is empty
  * when the client closed without sending anything. A string answer is sent
- * UTF-8 encoded. If it throws (or rejects), the error goes to
+ * UTF-8 encoded, a `Uint8Array` as it is. The answer may also come as a
+ * promise, or any other thenable (`PromiseLike`), which is awaited.
+ *
+ * If the handler throws or rejects, or its answer is anything else (an
+ * `ArrayBuffer`, a number, `null`, ...: a `TypeError`), the error goes to
  * {@linkcode EchoServerOptions.onError} and that connection is closed without
- * an answer; the server keeps running.
+ * an answer (reason `"error"`); the server keeps running. A connection closed
+ * while its answer is pending (idle timeout, shutdown) does not wait for it.
  *
  * @example Shout the message back
  * ```ts
@@ -155,7 +170,7 @@ export interface ReplyContext {
 export type ReplyHandler = (
   message: string,
   context: ReplyContext,
-) => string | Uint8Array | Promise<string | Uint8Array>;
+) => string | Uint8Array | PromiseLike<string | Uint8Array>;
 
 /**
  * Options for {@linkcode startEchoServer}. Every option has a default, so
@@ -195,47 +210,51 @@ export interface EchoServerOptions {
    */
   port?: number;
   /**
-   * Aborting this signal shuts the server down, like
-   * {@linkcode EchoServer.shutdown}.
+   * Aborting this signal shuts the server down gracefully, like
+   * {@linkcode EchoServer.shutdown}: connections get the grace period to send
+   * back what they already received. This differs from `Deno.serve`, whose
+   * signal closes every connection at once: an echo server's promise is that
+   * every byte it read comes back, and a stop signal (say SIGTERM) should not
+   * break it. For a forced stop call {@linkcode EchoServer.close}.
    */
   signal?: AbortSignal;
   /**
    * Called once the server listens, with the address it is bound to. The
-   * library prints nothing itself.
-   *
-   * @default {() => {}}
+   * library prints nothing itself. If it throws, the server is closed again
+   * and {@linkcode startEchoServer} throws that error. Not set by default.
    */
   onListen?: (addr: Deno.NetAddr) => void;
   /**
    * Called with unexpected errors: a {@linkcode ReplyHandler} or hook that
    * throws, a failed `accept()` (first of a run of failures), an unusual socket
    * error. Clients disconnecting (reset, broken pipe, ...) are ordinary and not
-   * reported.
+   * reported. If it throws, that error is ignored.
    *
    * @default {console.error}
    */
   onError?: (error: unknown) => void;
   /**
-   * How many connections may be open at once. Connections beyond it are
-   * accepted and closed at once (reason `"limit"`), so clients fail fast
-   * instead of waiting in the backlog.
+   * How many connections may be open at once: a positive whole number, or
+   * `Infinity` for no limit. Connections beyond it are accepted and closed at
+   * once (reason `"limit"`), so clients fail fast instead of waiting in the
+   * backlog.
    *
    * @default {10000}
    */
   maxConnections?: number;
   /**
    * Closes a connection on which nothing was received or sent for this many
-   * milliseconds (reason `"idle-timeout"`); `0` disables it. The check runs
-   * periodically, so a connection may stay up to half this time (at most 500
-   * ms) longer.
+   * milliseconds (reason `"idle-timeout"`); `0` or `Infinity` disables it. The
+   * check runs periodically, so a connection may stay up to half this time (at
+   * most 500 ms) longer.
    *
    * @default {30000}
    */
   idleTimeout?: number;
   /**
-   * How long {@linkcode EchoServer.shutdown} waits, in milliseconds, for
-   * connections that are still sending back data they received, before closing
-   * them anyway.
+   * How long {@linkcode EchoServer.shutdown} waits, in milliseconds, for open
+   * connections to finish (send back what they received, and see the client
+   * close) before closing them anyway; `Infinity` waits as long as it takes.
    *
    * @default {5000}
    */
@@ -245,19 +264,25 @@ export interface EchoServerOptions {
    * {@linkcode maxMessageSize} bytes (a single read, like Python's
    * `recv(1024)`), send what this returns, close the connection. Without it,
    * the server echoes.
+   *
+   * After the answer the server ends its side and reads (and discards) what
+   * the client still sends until the client closes, for at most 2 seconds and
+   * 1 MiB: closing with input unread would reset the connection, and a reset
+   * destroys the part of the answer the client has not read yet.
    */
   reply?: ReplyHandler;
   /**
-   * In reply mode, the most bytes read as the message.
+   * In reply mode, the most bytes read as the message: a whole number from 1
+   * to 67108864 (64 MiB; one read never returns more than the socket's
+   * receive buffer anyway).
    *
    * @default {1024}
    */
   maxMessageSize?: number;
   /**
    * Called after each connection closes, with its figures. Meant for connection
-   * logs; it runs on every connection, so keep it cheap.
-   *
-   * @default {() => {}}
+   * logs; it runs on every connection, so keep it cheap. What it throws goes to
+   * {@linkcode onError}. Not set by default.
    */
   onConnectionClose?: (info: ConnectionCloseInfo) => void;
   /**
@@ -266,15 +291,12 @@ export interface EchoServerOptions {
    * `Deno.listenTls` and speaks TLS (clients connect with `Deno.connectTls`,
    * or {@linkcode sendMessage} with `tls: true`); one without the other is a
    * `TypeError`. Byte counts and messages are those of the decrypted data.
-   *
-   * @default {undefined} (plain TCP)
+   * Without both, the server speaks plain TCP.
    */
   cert?: string;
   /**
    * The private key of {@linkcode cert} in PEM format (PKCS#8, RSA or EC), as
    * for `Deno.listenTls`.
-   *
-   * @default {undefined} (plain TCP)
    */
   key?: string;
 }
@@ -316,7 +338,7 @@ export interface EchoServerStats {
 
 /**
  * A running echo server, shaped like `Deno.HttpServer`. `await using` shuts it
- * down at the end of the scope.
+ * down (gracefully) at the end of the scope.
  *
  * @example Stop it with an AbortSignal and wait for it
  * ```ts
@@ -345,12 +367,78 @@ export interface EchoServer extends AsyncDisposable {
   /** A snapshot of the server's figures. */
   readonly stats: EchoServerStats;
   /**
-   * Stops accepting at once, closes connections waiting for input, lets the
-   * others send back what they already received (for at most
-   * `shutdownGracePeriod` ms), then resolves like
-   * {@linkcode EchoServer.finished}. Calling it again just waits.
+   * Stops gracefully: stops accepting at once; lets every connection send back
+   * what it already received; ends the server's side of each (the client
+   * reads the end of input) and waits for the client to close, discarding what
+   * it still sends; closes what is left after `shutdownGracePeriod` ms. Then
+   * resolves like {@linkcode EchoServer.finished}. Calling it again just
+   * waits; {@linkcode EchoServer.close} cuts it short.
+   *
+   * @example Stop gracefully
+   * ```ts
+   * import { sendMessage, startEchoServer } from "@learn/server-client";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+   * assertEquals(await sendMessage("Halo", { port: server.addr.port }), "Halo");
+   * await server.shutdown();
+   * assertEquals(server.stats.openConnections, 0);
+   * ```
+   *
+   * @returns A promise that resolves once every connection is closed.
    */
   shutdown(): Promise<void>;
+  /**
+   * Stops now: stops accepting and closes every connection at once (reason
+   * `"shutdown"`), whatever it was doing; echoed bytes not yet delivered may be
+   * lost. Resolves like {@linkcode EchoServer.finished}. Also cuts a graceful
+   * {@linkcode EchoServer.shutdown} short.
+   *
+   * @example Stop at once, with a client still connected
+   * ```ts
+   * import { startEchoServer } from "@learn/server-client";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+   * using conn = await Deno.connect({ port: server.addr.port });
+   * await server.close();
+   * assertEquals(await conn.read(new Uint8Array(1)), null);
+   * ```
+   *
+   * @returns A promise that resolves once every connection is closed.
+   */
+  close(): Promise<void>;
+  /**
+   * Makes the server keep the program running again after
+   * {@linkcode EchoServer.unref} (the default).
+   *
+   * @example Undo unref()
+   * ```ts
+   * import { startEchoServer } from "@learn/server-client";
+   *
+   * await using server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+   * server.unref();
+   * server.ref();
+   * ```
+   */
+  ref(): void;
+  /**
+   * Lets the program end while the server waits for connections, as
+   * `Deno.HttpServer.unref()` does: the listener no longer keeps it running.
+   * Open connections still do, until they close, so no client is cut off
+   * mid-exchange; the program then ends without a shutdown.
+   *
+   * @example A server that does not keep the program alive
+   * ```ts
+   * import { startEchoServer } from "@learn/server-client";
+   *
+   * const server = startEchoServer({ hostname: "127.0.0.1", port: 0 });
+   * server.unref();
+   * // The program may end here; a shutdown still works too.
+   * await server.shutdown();
+   * ```
+   */
+  unref(): void;
 }
 
 // An idle connection's pending read pins its buffer, so reads start small; a
@@ -363,6 +451,15 @@ const LARGE_BUFFER_SIZE = 64 * 1024;
 const LARGE_BUFFER_POOL_LIMIT = 16;
 const ACCEPT_BACKOFF_MIN = 10;
 const ACCEPT_BACKOFF_MAX = 1000;
+// One read never returns more than the socket's receive buffer (a few MiB), so
+// a larger message buffer would only waste memory on every connection.
+const MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+// After a reply, how long and how much the server keeps reading (and
+// discarding) while it waits for the client to end its side: closing with
+// unread input resets the connection and loses the reply's tail.
+const LINGER_TIMEOUT = 2_000;
+const LINGER_LIMIT = 1024 * 1024;
+const START = "Cannot start the echo server";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -424,16 +521,28 @@ const decoder = new TextDecoder();
  *
  * @param options Where to listen, hooks, limits, the reply mode and TLS.
  * @returns The running server.
- * @throws {TypeError} Only one of `cert` and `key` is given.
+ * @throws {TypeError} An option has the wrong type (a hook that is not a
+ *   function, a `hostname` that is not a string, ...), or only one of `cert`
+ *   and `key` is given. The message names the option and the value.
+ * @throws {RangeError} A numeric option is out of range: `port` not a whole
+ *   number from 0 to 65535, `maxConnections` not a positive whole number or
+ *   `Infinity`, `idleTimeout` or `shutdownGracePeriod` negative or `NaN`,
+ *   `maxMessageSize` not a whole number from 1 to 67108864 (64 MiB). The
+ *   message names the option and the value.
  * @throws {Deno.errors.InvalidData} `cert` or `key` is not valid PEM.
  * @throws {Deno.errors.AddrInUse} The address is taken (the message names it).
+ * @throws {Deno.errors.AddrNotAvailable} The address is not one of this
+ *   machine's (the message names it).
  * @throws {Deno.errors.NotCapable} No network permission for that address.
+ * @throws {unknown} Whatever {@linkcode EchoServerOptions.onListen} throws; the
+ *   server is then closed again.
  */
 export function startEchoServer(options: EchoServerOptions = {}): EchoServer {
+  checkOptions(options);
   const { hostname = "0.0.0.0", port = 12345, cert, key } = options;
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError(
-      `startEchoServer: TLS needs both \`cert\` and \`key\`, but \`${
+      `${START}: TLS needs both \`cert\` and \`key\`, but \`${
         cert === undefined ? "cert" : "key"
       }\` is missing`,
     );
@@ -449,6 +558,36 @@ export function startEchoServer(options: EchoServerOptions = {}): EchoServer {
   return new Server(listener, options, tls);
 }
 
+function checkOptions(options: EchoServerOptions): void {
+  checkType(START, "hostname", options.hostname, "string");
+  checkNumber(START, "port", options.port, {
+    min: 0,
+    max: 65535,
+    integer: true,
+  });
+  checkNumber(START, "maxConnections", options.maxConnections, {
+    min: 1,
+    integer: true,
+  });
+  checkNumber(START, "idleTimeout", options.idleTimeout, { min: 0 });
+  checkNumber(START, "shutdownGracePeriod", options.shutdownGracePeriod, {
+    min: 0,
+  });
+  checkNumber(START, "maxMessageSize", options.maxMessageSize, {
+    min: 1,
+    max: MAX_MESSAGE_SIZE,
+    integer: true,
+  });
+  for (
+    const hook of ["onListen", "onError", "onConnectionClose", "reply"] as const
+  ) {
+    checkType(START, hook, options[hook], "function");
+  }
+  checkType(START, "cert", options.cert, "string");
+  checkType(START, "key", options.key, "string");
+  checkSignal(START, options.signal);
+}
+
 function listen(
   hostname: string,
   port: number,
@@ -462,15 +601,17 @@ function listen(
     // Deno's own message does not say which address.
     if (error instanceof Deno.errors.AddrInUse) {
       throw new Deno.errors.AddrInUse(
-        `address ${formatHostPort(hostname, port)} is already in use`,
+        `Cannot listen on ${
+          formatHostPort(hostname, port)
+        }: the address is already in use`,
         { cause: error },
       );
     }
     if (error instanceof Deno.errors.AddrNotAvailable) {
       throw new Deno.errors.AddrNotAvailable(
-        `address ${
+        `Cannot listen on ${
           formatHostPort(hostname, port)
-        } is not available on this machine`,
+        }: the address is not available on this machine`,
         { cause: error },
       );
     }
@@ -485,11 +626,15 @@ class Connection {
   lastActivity: number = this.startedAt;
   bytesIn = 0;
   bytesOut = 0;
-  // True while waiting for the client: closing then loses no data already
-  // received.
+  // True while waiting for the client: ending our side then loses no data
+  // already received.
   reading = false;
+  handshaking = false;
+  // True after a reply, while discarding input until the client ends its side.
+  lingering = false;
   reason: CloseReason | undefined;
   message: string | undefined;
+  #closed: PromiseWithResolvers<void> | undefined;
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
@@ -502,6 +647,24 @@ class Connection {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.conn.close();
+    this.#closed?.resolve();
+  }
+
+  // Only made for asynchronous replies, which are not bound to the socket and
+  // so are not cut short when it closes.
+  closed(): Promise<void> {
+    this.#closed ??= Promise.withResolvers();
+    if (this.reason !== undefined) this.#closed.resolve();
+    return this.#closed.promise;
+  }
+
+  // Ends our side (the client reads the end of input) and keeps reading, so
+  // that the final close does not reset the connection and destroy what the
+  // client has not read yet.
+  end(): void {
+    this.conn.closeWrite().catch(() => {
+      // The client is gone; the pending read reports it.
+    });
   }
 
   info(): ConnectionCloseInfo {
@@ -539,8 +702,9 @@ class Server implements EchoServer {
   #bytesIn = 0;
   #bytesOut = 0;
   #stopping = false;
+  #refed = true;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
-  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #cancelGrace: (() => void) | undefined;
   #cancelBackoff: (() => void) | undefined;
 
   constructor(
@@ -556,20 +720,27 @@ class Server implements EchoServer {
     this.#onError = options.onError ?? console.error;
     this.#onConnectionClose = options.onConnectionClose;
     this.#maxConnections = options.maxConnections ?? 10_000;
-    this.#idleTimeout = options.idleTimeout ?? 30_000;
+    // 0 and Infinity both turn the idle check off.
+    this.#idleTimeout = options.idleTimeout || Infinity;
     this.#shutdownGracePeriod = options.shutdownGracePeriod ?? 5_000;
     this.#reply = options.reply;
     this.#maxMessageSize = options.maxMessageSize ?? 1024;
 
-    // One sweep for all connections keeps timers off the per-read path.
-    if (this.#idleTimeout > 0) {
+    // One sweep for all connections keeps timers off the per-read path. It
+    // never keeps the program alive by itself: a connection it could close has
+    // a pending read that does.
+    if (this.#idleTimeout !== Infinity || this.#reply !== undefined) {
       this.#sweepTimer = setInterval(
         () => this.#closeIdle(),
         Math.min(this.#idleTimeout, 1000) / 2,
       );
+      Deno.unrefTimer(this.#sweepTimer);
     }
     this.finished = Promise.all([this.#acceptLoop(), this.#drained.promise])
-      .then(() => clearTimeout(this.#graceTimer));
+      .then(() => {
+        clearInterval(this.#sweepTimer);
+        this.#cancelGrace?.();
+      });
     if (this.#signal?.aborted) {
       void this.shutdown();
     } else {
@@ -588,26 +759,34 @@ class Server implements EchoServer {
   }
 
   shutdown(): Promise<void> {
-    if (!this.#stopping) {
-      this.#stopping = true;
-      this.#signal?.removeEventListener("abort", this.#onAbort);
-      this.#listener.close();
-      this.#cancelBackoff?.();
-      clearInterval(this.#sweepTimer);
+    if (this.#stop() && this.#connections.size > 0) {
       for (const connection of this.#connections) {
-        if (connection.reading) connection.close("shutdown");
+        // Nothing of ours is lost by dropping a handshake.
+        if (connection.handshaking) connection.close("shutdown");
+        else if (connection.reading) connection.end();
       }
-      if (this.#connections.size === 0) {
-        this.#drained.resolve();
-      } else {
-        this.#graceTimer = setTimeout(() => {
-          for (const connection of this.#connections) {
-            connection.close("shutdown");
-          }
-        }, this.#shutdownGracePeriod);
-      }
+      this.#cancelGrace = schedule(
+        () => this.#closeAll(),
+        this.#shutdownGracePeriod,
+      );
     }
     return this.finished;
+  }
+
+  close(): Promise<void> {
+    this.#stop();
+    this.#closeAll();
+    return this.finished;
+  }
+
+  ref(): void {
+    this.#refed = true;
+    this.#listener.ref();
+  }
+
+  unref(): void {
+    this.#refed = false;
+    this.#listener.unref();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -617,6 +796,21 @@ class Server implements EchoServer {
   #onAbort = (): void => {
     void this.shutdown();
   };
+
+  // Stops accepting; false if the server was already stopping.
+  #stop(): boolean {
+    if (this.#stopping) return false;
+    this.#stopping = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#listener.close();
+    this.#cancelBackoff?.();
+    if (this.#connections.size === 0) this.#drained.resolve();
+    return true;
+  }
+
+  #closeAll(): void {
+    for (const connection of this.#connections) connection.close("shutdown");
+  }
 
   async #acceptLoop(): Promise<void> {
     let backoff = 0;
@@ -653,6 +847,9 @@ class Server implements EchoServer {
   #pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
+      // Waiting to accept again must not keep an unref'd server's program
+      // alive.
+      if (!this.#refed) Deno.unrefTimer(timer);
       this.#cancelBackoff = () => {
         clearTimeout(timer);
         resolve();
@@ -709,7 +906,7 @@ class Server implements EchoServer {
   // Done before the first read so that a failed handshake (a plain TCP client,
   // one that does not trust the certificate) is told apart from a failed read.
   async #handshake(connection: Connection): Promise<boolean> {
-    connection.reading = true;
+    connection.handshaking = true;
     try {
       await (connection.conn as Deno.TlsConn).handshake();
       connection.lastActivity = performance.now();
@@ -721,7 +918,7 @@ class Server implements EchoServer {
       );
       return false;
     } finally {
-      connection.reading = false;
+      connection.handshaking = false;
     }
   }
 
@@ -734,7 +931,13 @@ class Server implements EchoServer {
         connection.reading = true;
         const n = await conn.read(buffer);
         connection.reading = false;
-        if (n === null) return "closed";
+        if (n === null) return this.#stopping ? "shutdown" : "closed";
+        if (this.#stopping) {
+          // shutdown() ended our side while this read waited: what came is
+          // not echoed.
+          await discardInput(conn, buffer);
+          return "shutdown";
+        }
         connection.lastActivity = performance.now();
         connection.bytesIn += n;
         this.#bytesIn += n;
@@ -757,9 +960,7 @@ class Server implements EchoServer {
           // it. So end our side and let the client close (or the grace period
           // run out), discarding what it sends meanwhile.
           await conn.closeWrite();
-          while ((await conn.read(small)) !== null) {
-            // Discarded: nothing more is echoed once the server stops.
-          }
+          await discardInput(conn, small);
           return "shutdown";
         }
         if (buffer === small) {
@@ -794,29 +995,57 @@ class Server implements EchoServer {
     connection.reading = true;
     const n = await conn.read(buffer);
     connection.reading = false;
+    if (this.#stopping) {
+      // shutdown() ended our side while this read waited: no answer.
+      if (n !== null) await discardInput(conn, buffer);
+      return "shutdown";
+    }
     connection.lastActivity = performance.now();
     const bytes = buffer.subarray(0, n ?? 0);
     connection.bytesIn = bytes.length;
     this.#bytesIn += bytes.length;
     connection.message = decoder.decode(bytes);
-    const result = reply(connection.message, {
+    let answer: unknown = reply(connection.message, {
       bytes,
       remoteAddr: connection.remoteAddr,
     });
     // Most replies are computed at once; awaiting those would cost a
     // microtask turn per connection.
-    const answer = result instanceof Promise ? await result : result;
+    if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
+      answer = await Promise.race([answer, connection.closed()]);
+      if (connection.reason !== undefined) return connection.reason;
+      if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
+        throw new TypeError(
+          `Cannot answer ${
+            formatHostPort(
+              connection.remoteAddr.hostname,
+              connection.remoteAddr.port,
+            )
+          }: reply returned ${
+            describe(answer)
+          }, not a string, a Uint8Array or a promise of one`,
+        );
+      }
+    }
     const out = typeof answer === "string" ? encoder.encode(answer) : answer;
     await writeAll(conn, out);
     connection.bytesOut = out.length;
     this.#bytesOut += out.length;
+    await conn.closeWrite();
+    connection.lingering = true;
+    connection.lastActivity = performance.now();
+    await discardInput(conn, buffer, LINGER_LIMIT);
     return "closed";
   }
 
   #closeIdle(): void {
     const now = performance.now();
     for (const connection of this.#connections) {
-      if (now - connection.lastActivity >= this.#idleTimeout) {
+      if (connection.lingering) {
+        if (now - connection.lastActivity >= LINGER_TIMEOUT) {
+          connection.close("closed");
+        }
+      } else if (now - connection.lastActivity >= this.#idleTimeout) {
         connection.close("idle-timeout");
       }
     }

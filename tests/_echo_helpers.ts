@@ -196,6 +196,11 @@ export class Background implements AsyncDisposable {
     );
   }
 
+  /** Resolves when the process exits. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#child.status;
+  }
+
   /** What the process printed so far. */
   get output(): string {
     return this.#output;

@@ -10,10 +10,13 @@ import {
   ResponseTooLargeError,
   sendBytes,
   sendMessage,
+  type SendOptions,
   startEchoServer,
 } from "../mod.ts";
-import { writeAll } from "../src/_net.ts";
+import { schedule, writeAll } from "../src/_net.ts";
 import {
+  Background,
+  delay,
   firstDifference,
   freePort,
   LOOPBACK,
@@ -77,13 +80,43 @@ Deno.test("sendMessage() takes the reply of a server that answers without waitin
   assertEquals(await small.served, "Halo server!");
 
   // The server closes with most of this unread, which resets the connection
-  // mid-send.
+  // mid-send: the answer may have lost its end, so it is not one.
   const large = startAnswerer("short answer");
-  assertEquals(
-    await sendMessage("x".repeat(4 * 1024 * 1024), { port: large.port }),
-    "short answer",
+  await assertRejects(
+    () => sendMessage("x".repeat(4 * 1024 * 1024), { port: large.port }),
+    Deno.errors.ConnectionReset,
+    `Cannot read the reply from ${LOOPBACK}:${large.port}: the connection was reset after`,
   );
   await large.served;
+});
+
+Deno.test("sendBytes() rejects a reply that ends in a reset, naming the address and the bytes received", async () => {
+  // Reads the whole message, sends 100000 bytes, waits until they have
+  // arrived, then resets (SO_LINGER 0) instead of closing.
+  await using server = new Background("python3", [
+    "-u",
+    "-c",
+    [
+      "import socket, struct, time",
+      `s = socket.create_server(("${LOOPBACK}", 0))`,
+      "print('port', s.getsockname()[1])",
+      "c, _ = s.accept()",
+      "while c.recv(65536): pass",
+      "c.sendall(b'r' * 100000)",
+      "time.sleep(0.3)",
+      "c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))",
+      "c.close()",
+    ].join("\n"),
+  ]);
+  const port = Number((await server.waitFor(/port (\d+)/))[1]);
+  const error = await assertRejects(
+    () => sendBytes(new Uint8Array(10), { port }),
+    Deno.errors.ConnectionReset,
+  );
+  assertEquals(
+    error.message,
+    `Cannot read the reply from ${LOOPBACK}:${port}: the connection was reset after 100000 bytes`,
+  );
 });
 
 Deno.test("sendMessage() talks to the seed's Python server", async () => {
@@ -95,14 +128,17 @@ Deno.test("sendMessage() talks to the seed's Python server", async () => {
   await python.waitFor(/Pesan dari client: Halo server!/);
 });
 
-Deno.test("sendMessage() names the address and server.ts when the connection is refused", async () => {
+Deno.test("sendMessage() names the address, and no program, when the connection is refused", async () => {
   const port = freePort();
   const error = await assertRejects(
     () => sendMessage("hello", { port }),
     Deno.errors.ConnectionRefused,
   );
-  assertStringIncludes(error.message, `${LOOPBACK}:${port}`);
-  assertStringIncludes(error.message, "server.ts");
+  assertEquals(
+    error.message,
+    `Cannot connect to ${LOOPBACK}:${port}: connection refused`,
+  );
+  assertInstanceOf(error.cause, Deno.errors.ConnectionRefused);
 });
 
 Deno.test("sendMessage() times out on a server that never answers", async () => {
@@ -114,7 +150,10 @@ Deno.test("sendMessage() times out on a server that never answers", async () => 
     Deno.errors.TimedOut,
   );
   const elapsed = performance.now() - started;
-  assertStringIncludes(error.message, `${LOOPBACK}:${listener.addr.port}`);
+  assertEquals(
+    error.message,
+    `Cannot get a reply from ${LOOPBACK}:${listener.addr.port}: timed out after 150 ms`,
+  );
   assertGreater(elapsed, 140);
   assertLess(elapsed, 2_000);
   (await accepted).close();
@@ -150,8 +189,153 @@ Deno.test("sendMessage() rejects a reply longer than maxResponseSize", async () 
   const error = await assertRejects(
     () => sendMessage("x".repeat(50_000), { port, maxResponseSize: 1000 }),
     ResponseTooLargeError,
-    "longer than 1000 bytes",
+  );
+  assertEquals(
+    error.message,
+    `Cannot read the reply from ${LOOPBACK}:${port}: it is longer than 1000 bytes`,
   );
   assertInstanceOf(error, RangeError);
   assertEquals(error.limit, 1000);
+  assertEquals(error.address, `${LOOPBACK}:${port}`);
+
+  const cause = new Error("underlying");
+  const made = new ResponseTooLargeError("[::1]:7", 5, { cause });
+  assertEquals(
+    [made.name, made.address, made.limit, made.cause],
+    ["ResponseTooLargeError", "[::1]:7", 5, cause],
+  );
+});
+
+Deno.test("sendMessage() takes Infinity and timeouts past 2**31 - 1 ms as long waits, not as none", async () => {
+  // Answers after 100 ms: a timer given an overflowing delay fires at once.
+  await using server = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    reply: async () => {
+      await delay(100);
+      return "late";
+    },
+  });
+  const port = server.addr.port;
+  for (const timeout of [Infinity, 2 ** 31, 2 ** 40, 0]) {
+    assertEquals(
+      await sendMessage("?", { port, timeout }),
+      "late",
+      `${timeout}`,
+    );
+  }
+});
+
+Deno.test("schedule() never hands a timer more than 2**31 - 1 ms", () => {
+  const delays: number[] = [];
+  const callbacks: (() => void)[] = [];
+  const realSetTimeout = globalThis.setTimeout;
+  const realClearTimeout = globalThis.clearTimeout;
+  let fired = 0;
+  // A stand-in clock: records each timer, runs none until told.
+  globalThis.setTimeout = ((callback: () => void, ms: number) => {
+    delays.push(ms);
+    callbacks.push(callback);
+    return callbacks.length;
+  }) as unknown as typeof setTimeout;
+  globalThis.clearTimeout = (() => {}) as unknown as typeof clearTimeout;
+  try {
+    schedule(() => fired++, Infinity)();
+    assertEquals(delays, []);
+    schedule(() => fired++, 2 ** 32 + 10);
+    for (let i = 0; i < 3; i++) callbacks[i]!();
+    assertEquals(delays, [2 ** 31 - 1, 2 ** 31 - 1, 12]);
+    assertEquals(fired, 1);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+  }
+});
+
+Deno.test("sendMessage() and sendBytes() check every option before connecting", async () => {
+  const cases: [SendOptions, typeof RangeError | typeof TypeError, string][] = [
+    [
+      { port: 0 },
+      RangeError,
+      "port must be a whole number from 1 to 65535, got 0",
+    ],
+    [{ port: 70000 }, RangeError, "got 70000"],
+    [{ port: 1.5 }, RangeError, "got 1.5"],
+    [
+      { port: NaN },
+      RangeError,
+      "port must be a whole number from 1 to 65535, got NaN",
+    ],
+    [
+      { port: "80" as unknown as number },
+      TypeError,
+      'port must be a whole number from 1 to 65535, got "80"',
+    ],
+    [
+      { timeout: -1 },
+      RangeError,
+      "timeout must be a non-negative number or Infinity, got -1",
+    ],
+    [
+      { timeout: NaN },
+      RangeError,
+      "timeout must be a non-negative number or Infinity, got NaN",
+    ],
+    [
+      { maxResponseSize: NaN },
+      RangeError,
+      "maxResponseSize must be a non-negative whole number or Infinity, got NaN",
+    ],
+    [{ maxResponseSize: -1 }, RangeError, "got -1"],
+    [{ maxResponseSize: 0.5 }, RangeError, "got 0.5"],
+    [
+      { hostname: 127 as unknown as string },
+      TypeError,
+      "hostname must be a string, got 127",
+    ],
+    [
+      { tls: "yes" as unknown as boolean },
+      TypeError,
+      'tls must be a boolean, got "yes"',
+    ],
+    [
+      { signal: {} as AbortSignal },
+      TypeError,
+      "signal must be an AbortSignal, got Object",
+    ],
+    [
+      { tls: true, caCerts: "ca.pem" as unknown as string[] },
+      TypeError,
+      'caCerts must be an array of PEM certificates, got "ca.pem"',
+    ],
+  ];
+  for (const [options, ErrorClass, message] of cases) {
+    const error = await assertRejects(
+      () => sendMessage("x", options),
+      ErrorClass,
+      message,
+    );
+    assertStringIncludes(error.message, "Cannot send the message: ");
+  }
+  await assertRejects(
+    () => sendBytes(new ArrayBuffer(3) as unknown as Uint8Array),
+    TypeError,
+    "Cannot send the message: the message must be a string or a Uint8Array, got ArrayBuffer",
+  );
+});
+
+Deno.test("sendBytes() with maxResponseSize 0 or Infinity takes an empty or any reply", async () => {
+  await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  const port = server.addr.port;
+  assertEquals(
+    await sendBytes("", { port, maxResponseSize: 0 }),
+    new Uint8Array(),
+  );
+  await assertRejects(
+    () => sendBytes("x", { port, maxResponseSize: 0 }),
+    ResponseTooLargeError,
+  );
+  const payload = randomBytes(3 << 20);
+  const reply = await sendBytes(payload, { port, maxResponseSize: Infinity });
+  assertEquals(firstDifference(reply, payload), -1);
 });

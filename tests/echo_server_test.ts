@@ -5,17 +5,22 @@ import {
   assertInstanceOf,
   assertLess,
   assertLessOrEqual,
+  assertNotEquals,
   assertRejects,
+  assertStringIncludes,
   assertThrows,
 } from "@std/assert";
 import {
   type ConnectionCloseInfo,
   type EchoServer,
   type EchoServerOptions,
+  sendBytes,
+  sendMessage,
   startEchoServer,
 } from "../mod.ts";
 import { writeAll } from "../src/_net.ts";
 import { denoRunArgs } from "./_helpers.ts";
+import { makeTestCertificates } from "./_tls.ts";
 import {
   Background,
   delay,
@@ -89,6 +94,19 @@ async function assertRecovered(server: EchoServer): Promise<void> {
   assert(echoed !== "timeout", "a normal client was not served");
   assertEquals(decoder.decode(echoed), "normal client");
   await waitUntil(closedAll, "the normal client's connection to close");
+}
+
+/**
+ * Connecting fails: refused, or reset when it comes while the closed listener
+ * is still being torn down.
+ */
+async function assertNotAccepting(server: EchoServer): Promise<void> {
+  const error = await assertRejects(() => connectTo(server));
+  assert(
+    error instanceof Deno.errors.ConnectionRefused ||
+      error instanceof Deno.errors.ConnectionReset,
+    `connecting failed with ${error}`,
+  );
 }
 
 /** Writes `text` and reads exactly as many bytes back. */
@@ -327,7 +345,8 @@ Deno.test("startEchoServer().shutdown() sends back every byte already read, clos
 
   const stopped = server.shutdown();
   assertEquals(await within(idle.read(new Uint8Array(1)), 1_000), null);
-  await assertRejects(() => connectTo(server), Deno.errors.ConnectionRefused);
+  idle.close();
+  await assertNotAccepting(server);
 
   // Only now does the client read: the server, blocked writing, finishes what
   // it read.
@@ -420,7 +439,7 @@ Deno.test("startEchoServer() reports its address to onListen and names it when i
   const error = assertThrows(
     () => startEchoServer({ hostname: LOOPBACK, port: server.addr.port }),
     Deno.errors.AddrInUse,
-    `address ${LOOPBACK}:${server.addr.port} is already in use`,
+    `Cannot listen on ${LOOPBACK}:${server.addr.port}: the address is already in use`,
   );
   assertInstanceOf(error.cause, Deno.errors.AddrInUse);
 });
@@ -433,8 +452,10 @@ Deno.test("startEchoServer() in reply mode answers one message and closes", asyn
   await using _server = server;
   using conn = await connectTo(server);
   await conn.write(encoder.encode("Halo server!"));
-  // No end of input needed: the server answers after one read and closes.
+  // No end of input needed: the server answers after one read and ends its
+  // side; it closes once the client does.
   const reply = decoder.decode(await readAll(conn));
+  conn.close();
   assertEquals(reply, `got "Halo server!": 12 bytes from ${LOOPBACK}`);
   await waitUntil(() => closed.length === 1, "the connection to close");
   assertEquals(closed[0]!.reason, "closed");
@@ -511,4 +532,493 @@ Deno.test("the seed's Python client gets the same answer from reply mode as from
   assertEquals(result.stdout, "Pesan dari server: Pesan diterima server\n");
   await waitUntil(() => closed.length === 1, "the connection to close");
   assertEquals(closed[0]!.message, "Halo server!");
+});
+
+Deno.test("startEchoServer().shutdown() delivers everything echoed to a client that was not reading, then ends in order", async () => {
+  // The issue's repro: a client writes 8 MiB without reading; 10 ms later the
+  // server shuts down; only then does the client read.
+  const { server, closed, errors } = startRecorded();
+  using conn = await connectTo(server);
+  const payload = randomBytes(8 * 1024 * 1024);
+  const writing = writeAll(conn, payload).then(() => conn.closeWrite());
+  await delay(10);
+  const stopped = server.shutdown();
+  const received = await readAll(conn);
+  await writing;
+  await stopped;
+  assertEquals(closed.length, 1);
+  const info = closed[0]!;
+  assertEquals(info.reason, "shutdown");
+  assertEquals(received.length, info.bytesOut);
+  assertEquals(
+    firstDifference(received, payload.subarray(0, received.length)),
+    -1,
+  );
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer().shutdown() ends an idle connection's side at once, and finishes when the client closes", async () => {
+  const { server, closed, errors } = startRecorded();
+  const conn = await connectTo(server);
+  assertEquals(await roundTrip(conn, "hi"), "hi");
+  const stopped = server.shutdown();
+  assertEquals(await within(conn.read(new Uint8Array(1)), 1_000), null);
+  // The client may still send: it is read and discarded, not echoed, and
+  // the server waits for the client's close.
+  await writeAll(conn, randomBytes(100_000));
+  assertEquals(await within(stopped, 100), "timeout");
+  conn.close();
+  await stopped;
+  assertEquals(closed.map((info) => [info.reason, info.bytesOut]), [[
+    "shutdown",
+    2,
+  ]]);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode sends a reply of megabytes whole to a client that sent more than maxMessageSize", async () => {
+  const reply = randomBytes(4 << 20);
+  const { server, closed, errors } = startRecorded({ reply: () => reply });
+  await using _server = server;
+  const port = server.addr.port;
+  for (let i = 0; i < 3; i++) {
+    const received = await sendBytes(new Uint8Array(5000), {
+      port,
+      maxResponseSize: 8 << 20,
+    });
+    assertEquals(received.length, reply.length);
+    assertEquals(firstDifference(received, reply), -1);
+  }
+  await waitUntil(() => closed.length === 3, "the connections to close");
+  assertEquals(closed.map((info) => info.reason), [
+    "closed",
+    "closed",
+    "closed",
+  ]);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode gives up on a client that never stops sending after the reply", async () => {
+  const { server, closed, errors } = startRecorded({ reply: () => "ok" });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("hello"));
+  assertEquals(decoder.decode(await readExactly(conn, 2)), "ok");
+  assertEquals(await conn.read(new Uint8Array(1)), null);
+  // Keeps sending after the reply; the server reads at most 1 MiB of it, for
+  // at most 2 s, then closes.
+  const sending = (async () => {
+    try {
+      for (let i = 0; i < 100; i++) {
+        await conn.write(new Uint8Array(64 * 1024));
+        await delay(5);
+      }
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  })();
+  await waitUntil(() => closed.length === 1, "the connection to close", 5_000);
+  assertEquals(closed[0]!.reason, "closed");
+  assert(isDisconnectErrorLike(await sending), "the client's sending was cut");
+  assertEquals(errors, []);
+});
+
+/** A client's write to a closed connection fails with one of these. */
+function isDisconnectErrorLike(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe;
+}
+
+Deno.test("startEchoServer().shutdown() lets a reply that is being computed go out whole", async () => {
+  const answered = Promise.withResolvers<void>();
+  const reply = randomBytes(2 << 20);
+  const { server, closed, errors } = startRecorded({
+    reply: async () => {
+      await answered.promise;
+      return reply;
+    },
+  });
+  const port = server.addr.port;
+  // More than maxMessageSize, so the server has unread input when it answers.
+  const sending = sendBytes(new Uint8Array(50_000), {
+    port,
+    maxResponseSize: 4 << 20,
+  });
+  await waitUntil(() => server.stats.bytesIn > 0, "the message to arrive");
+  const stopped = server.shutdown();
+  answered.resolve();
+  const received = await sending;
+  await stopped;
+  assertEquals(firstDifference(received, reply), -1);
+  assertEquals(closed.map((info) => info.reason), ["closed"]);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer().shutdown() in reply mode ends a connection waiting for its message in order, without a reply", async () => {
+  const { server, closed, errors } = startRecorded({ reply: () => "ok" });
+  using conn = await connectTo(server);
+  await waitUntil(() => server.stats.openConnections === 1, "the connection");
+  const stopped = server.shutdown();
+  assertEquals(await within(conn.read(new Uint8Array(1)), 1_000), null);
+  await writeAll(conn, randomBytes(50_000));
+  await conn.closeWrite();
+  await stopped;
+  assertEquals(closed.map((info) => info.reason), ["shutdown"]);
+  assertEquals(server.stats.bytesOut, 0);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() with shutdownGracePeriod Infinity waits for the client as long as it takes", async () => {
+  const { server, closed, errors } = startRecorded({
+    shutdownGracePeriod: Infinity,
+  });
+  using stuck = await connectTo(server);
+  const source = randomBytes(64 << 20);
+  const { blocked } = await writeUntilStalled(stuck, source);
+  const stopped = server.shutdown();
+  // A grace period that overflowed a timer would force the close at once.
+  assertEquals(await within(stopped, 300), "timeout");
+  const received = await readAll(stuck);
+  stuck.close();
+  await blocked;
+  await stopped;
+  assertEquals(received.length, closed[0]!.bytesOut);
+  assertEquals(closed.map((info) => info.reason), ["shutdown"]);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() with idleTimeout Infinity or 0 never closes an idle connection", async () => {
+  for (const idleTimeout of [Infinity, 0, 2 ** 31]) {
+    const { server, closed } = startRecorded({ idleTimeout });
+    using conn = await connectTo(server);
+    assertEquals(await within(conn.read(new Uint8Array(1)), 300), "timeout");
+    assertEquals(closed, [], `idleTimeout ${idleTimeout}`);
+    await server.close();
+  }
+});
+
+Deno.test("startEchoServer() checks every option up front, naming it and its value", () => {
+  const cases: [
+    EchoServerOptions,
+    typeof RangeError | typeof TypeError,
+    string,
+  ][] = [
+    [
+      { port: -1 },
+      RangeError,
+      "port must be a whole number from 0 to 65535, got -1",
+    ],
+    [{ port: 65536 }, RangeError, "got 65536"],
+    [{ port: 80.5 }, RangeError, "got 80.5"],
+    [
+      { port: "8080" as unknown as number },
+      TypeError,
+      'port must be a whole number from 0 to 65535, got "8080"',
+    ],
+    [
+      { maxConnections: NaN },
+      RangeError,
+      "maxConnections must be a positive whole number or Infinity, got NaN",
+    ],
+    [{ maxConnections: 0 }, RangeError, "got 0"],
+    [{ maxConnections: 2.5 }, RangeError, "got 2.5"],
+    [
+      { idleTimeout: -1 },
+      RangeError,
+      "idleTimeout must be a non-negative number or Infinity, got -1",
+    ],
+    [{ idleTimeout: NaN }, RangeError, "got NaN"],
+    [
+      { shutdownGracePeriod: -5 },
+      RangeError,
+      "shutdownGracePeriod must be a non-negative number or Infinity, got -5",
+    ],
+    [{ shutdownGracePeriod: NaN }, RangeError, "got NaN"],
+    [
+      { maxMessageSize: -1 },
+      RangeError,
+      "maxMessageSize must be a whole number from 1 to 67108864, got -1",
+    ],
+    [{ maxMessageSize: 0 }, RangeError, "got 0"],
+    [{ maxMessageSize: 1e12 }, RangeError, "got 1000000000000"],
+    [{ maxMessageSize: Infinity }, RangeError, "got Infinity"],
+    [
+      { hostname: 0 as unknown as string },
+      TypeError,
+      "hostname must be a string, got 0",
+    ],
+    [
+      { reply: "Pesan diterima" as unknown as () => string },
+      TypeError,
+      'reply must be a function, got "Pesan diterima"',
+    ],
+    [
+      { onError: {} as () => void },
+      TypeError,
+      "onError must be a function, got Object",
+    ],
+    [
+      { onListen: 1 as unknown as () => void },
+      TypeError,
+      "onListen must be a function, got 1",
+    ],
+    [
+      { onConnectionClose: null as unknown as () => void },
+      TypeError,
+      "onConnectionClose must be a function, got null",
+    ],
+    [
+      { signal: "stop" as unknown as AbortSignal },
+      TypeError,
+      'signal must be an AbortSignal, got "stop"',
+    ],
+    [
+      { cert: 1 as unknown as string, key: "k" },
+      TypeError,
+      "cert must be a string, got 1",
+    ],
+  ];
+  for (const [options, ErrorClass, message] of cases) {
+    const error = assertThrows(
+      () => startEchoServer({ hostname: LOOPBACK, port: 0, ...options }),
+      ErrorClass,
+      message,
+    );
+    assert(
+      error.message.startsWith("Cannot start the echo server: "),
+      error.message,
+    );
+  }
+});
+
+Deno.test("startEchoServer() in reply mode reports an answer of the wrong type, closes, and keeps its figures numbers", async () => {
+  const answers: unknown[] = [
+    new ArrayBuffer(8),
+    42,
+    null,
+    undefined,
+    { then: (resolve: (value: unknown) => void) => resolve(7) },
+    Promise.resolve({ text: "no" }),
+  ];
+  let call = 0;
+  const { server, closed, errors } = startRecorded({
+    reply: () => answers[call++] as string,
+  });
+  await using _server = server;
+  for (let i = 0; i < answers.length; i++) {
+    using conn = await connectTo(server);
+    await conn.write(encoder.encode("Halo"));
+    assertEquals(await readAll(conn), new Uint8Array(), `answer ${i}`);
+  }
+  await waitUntil(
+    () => closed.length === answers.length,
+    "every connection to close",
+  );
+  assertEquals(
+    closed.map((info) => [info.reason, info.bytesOut]),
+    Array(answers.length).fill(["error", 0]),
+  );
+  assertEquals(errors.length, answers.length);
+  for (const error of errors) {
+    assertInstanceOf(error, TypeError);
+    assertStringIncludes(error.message, `Cannot answer ${LOOPBACK}:`);
+  }
+  assertStringIncludes(
+    (errors[0] as Error).message,
+    "reply returned ArrayBuffer, not a string, a Uint8Array or a promise of one",
+  );
+  assertStringIncludes((errors[1] as Error).message, "reply returned 42,");
+  assertStringIncludes((errors[4] as Error).message, "reply returned 7,");
+  assertEquals(server.stats.bytesOut, 0);
+  assertEquals(server.stats.bytesIn, 4 * answers.length);
+});
+
+Deno.test("startEchoServer() in reply mode awaits any thenable, not only a Promise", async () => {
+  const { server, errors } = startRecorded({
+    reply: (message) =>
+      // A minimal thenable: one `then` taking the resolve function.
+      ({
+        then(resolve: (value: string) => void) {
+          setTimeout(() => resolve(`thenable: ${message}`), 5);
+        },
+      }) as PromiseLike<string>,
+  });
+  await using _server = server;
+  assertEquals(
+    await sendMessage("Halo", { port: server.addr.port }),
+    "thenable: Halo",
+  );
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() does not wait for a reply that never comes once the connection is closed", async () => {
+  const { server, closed } = startRecorded({
+    idleTimeout: 100,
+    reply: () => new Promise<string>(() => {}),
+  });
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("Halo"));
+  assertEquals(await within(readAll(conn), 2_000), new Uint8Array());
+  await waitUntil(() => closed.length === 1, "the idle close");
+  assertEquals(closed[0]!.reason, "idle-timeout");
+  // And shutdown does not hang on it either.
+  assertEquals(await within(server.shutdown(), 1_000), undefined);
+});
+
+Deno.test("startEchoServer().close() closes every connection at once, and cuts a graceful shutdown short", async () => {
+  const { server, closed, errors } = startRecorded();
+  using idle = await connectTo(server);
+  using stuck = await connectTo(server);
+  assertEquals(await roundTrip(idle, "hi"), "hi");
+  const { blocked } = await writeUntilStalled(stuck, randomBytes(64 << 20));
+  const started = performance.now();
+  const stopping = server.shutdown();
+  // The stuck client would keep a graceful shutdown waiting for 5 s.
+  assertEquals(await within(stopping, 200), "timeout");
+  await server.close();
+  await stopping;
+  assertLess(performance.now() - started, 2_000);
+  assertEquals(closed.map((info) => info.reason), ["shutdown", "shutdown"]);
+  await assertNotAccepting(server);
+  await blocked;
+  assertEquals(errors, []);
+
+  const { server: other, closed: otherClosed } = startRecorded();
+  using conn = await connectTo(other);
+  await waitUntil(() => other.stats.openConnections === 1, "the connection");
+  await other.close();
+  await other.close();
+  await other.shutdown();
+  assertEquals(otherClosed.map((info) => info.reason), ["shutdown"]);
+  assertEquals(await conn.read(new Uint8Array(1)), null);
+});
+
+Deno.test("startEchoServer().unref() lets the program end while no client is connected, but not during a connection", async () => {
+  await using fixture = new Background(
+    Deno.execPath(),
+    denoRunArgs(["-N=127.0.0.1"], "tests/fixtures/unref_echo_server.ts"),
+  );
+  const port = Number((await fixture.waitFor(/listening on (\d+)/))[1]);
+  using conn = await Deno.connect({ hostname: LOOPBACK, port });
+  await fixture.waitFor(/unref'd with 1 connection/);
+  // Still serving: the open connection keeps it running.
+  await delay(100);
+  assertEquals(await roundTrip(conn, "still here"), "still here");
+  conn.close();
+  // With the connection gone, nothing keeps the program running.
+  const status = await within(fixture.status, 5_000);
+  assert(status !== "timeout", `still running; output:\n${fixture.output}`);
+  assertEquals(status.code, 0, fixture.output);
+
+  // ref() undoes unref(): the program stays until its server is shut down.
+  await using kept = new Background(
+    Deno.execPath(),
+    denoRunArgs(["-N=127.0.0.1"], "tests/fixtures/unref_echo_server.ts", [
+      "--ref-again",
+    ]),
+  );
+  const keptPort = Number((await kept.waitFor(/listening on (\d+)/))[1]);
+  await kept.waitFor(/ref'd again/);
+  await delay(200);
+  assertEquals(await within(kept.status, 100), "timeout");
+  assertEquals(await sendMessage("ok", { port: keptPort }), "ok");
+});
+
+Deno.test("startEchoServer() reports a throwing onConnectionClose to onError, survives a throwing onError, and closes the listener when onListen throws", async () => {
+  const errors: unknown[] = [];
+  {
+    await using server = startEchoServer({
+      hostname: LOOPBACK,
+      port: 0,
+      onConnectionClose: () => {
+        throw new Error("log failed");
+      },
+      onError: (error) => errors.push(error),
+    });
+    assertEquals(await sendMessage("a", { port: server.addr.port }), "a");
+    await waitUntil(() => errors.length === 1, "the hook's error");
+    assertEquals((errors[0] as Error).message, "log failed");
+  }
+  {
+    await using server = startEchoServer({
+      hostname: LOOPBACK,
+      port: 0,
+      reply: () => {
+        throw new Error("reply failed");
+      },
+      onError: () => {
+        throw new Error("error hook failed");
+      },
+    });
+    // Closed without an answer, each time: the server lives on.
+    assertEquals(await sendMessage("a", { port: server.addr.port }), "");
+    assertEquals(await sendMessage("b", { port: server.addr.port }), "");
+  }
+  let port = 0;
+  assertThrows(
+    () =>
+      startEchoServer({
+        hostname: LOOPBACK,
+        port: 0,
+        onListen: (addr) => {
+          port = addr.port;
+          throw new Error("onListen failed");
+        },
+      }),
+    Error,
+    "onListen failed",
+  );
+  await assertRejects(
+    () => Deno.connect({ hostname: LOOPBACK, port }),
+    Deno.errors.ConnectionRefused,
+  );
+});
+
+Deno.test("startEchoServer().shutdown() over TLS delivers everything echoed, then ends in order", async () => {
+  await using certs = await makeTestCertificates();
+  const { server, closed, errors } = startRecorded({
+    cert: certs.cert,
+    key: certs.key,
+  });
+  using conn = await Deno.connectTls({
+    hostname: LOOPBACK,
+    port: server.addr.port,
+    caCerts: [certs.ca],
+  });
+  await conn.handshake();
+  const payload = randomBytes(8 * 1024 * 1024);
+  const writing = writeAll(conn, payload).then(() => conn.closeWrite());
+  await delay(10);
+  const stopped = server.shutdown();
+  const received = await readAll(conn);
+  await writing;
+  await stopped;
+  assertEquals(closed.map((info) => info.reason), ["shutdown"]);
+  assertEquals(received.length, closed[0]!.bytesOut);
+  assertEquals(
+    firstDifference(received, payload.subarray(0, received.length)),
+    -1,
+  );
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer().shutdown() drops a TLS handshake in progress at once", async () => {
+  await using certs = await makeTestCertificates();
+  const { server, closed, errors } = startRecorded({
+    cert: certs.cert,
+    key: certs.key,
+  });
+  // A plain TCP client that never starts its handshake.
+  using silent = await connectTo(server);
+  await waitUntil(() => server.stats.openConnections === 1, "the connection");
+  const started = performance.now();
+  await server.shutdown();
+  assertLess(performance.now() - started, 1_000);
+  assertEquals(closed.map((info) => info.reason), ["shutdown"]);
+  // Deno lets the socket of a TLS connection closed mid-handshake go only
+  // once the client sends something; the server does not wait for that.
+  await silent.write(new Uint8Array(300));
+  assertNotEquals(await silent.read(new Uint8Array(1)), 0);
+  assertEquals(errors, []);
 });
