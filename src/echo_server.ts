@@ -802,6 +802,9 @@ class Server implements EchoServer {
     if (this.#stopping) return false;
     this.#stopping = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
+    // An unref'd pending accept would let the program end before `finished`
+    // resolves, with the caller still awaiting it.
+    this.#listener.ref();
     this.#listener.close();
     this.#cancelBackoff?.();
     if (this.#connections.size === 0) this.#drained.resolve();

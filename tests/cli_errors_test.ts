@@ -222,6 +222,6 @@ Deno.test("client.ts: a reply over the 1 MiB limit, exit 1 with one line", async
   assertFailure(
     result,
     "client.ts",
-    `reply from ${LOOPBACK}:${server.addr.port} is longer than 1048576 bytes`,
+    `Cannot read the reply from ${LOOPBACK}:${server.addr.port}: it is longer than 1048576 bytes`,
   );
 });

@@ -923,6 +923,16 @@ Deno.test("startEchoServer().unref() lets the program end while no client is con
   await delay(200);
   assertEquals(await within(kept.status, 100), "timeout");
   assertEquals(await sendMessage("ok", { port: keptPort }), "ok");
+
+  // Awaiting shutdown() of an unref'd server still gets its answer.
+  await using stopped = new Background(
+    Deno.execPath(),
+    denoRunArgs(["-N=127.0.0.1"], "tests/fixtures/unref_echo_server.ts", [
+      "--shutdown",
+    ]),
+  );
+  assertEquals((await stopped.status).code, 0, stopped.output);
+  assertStringIncludes(stopped.output, "shut down");
 });
 
 Deno.test("startEchoServer() reports a throwing onConnectionClose to onError, survives a throwing onError, and closes the listener when onListen throws", async () => {

@@ -144,7 +144,7 @@ Deno.test("a TLS client without the CA is refused with a clear error", async () 
   assertMatch(
     noCa.message,
     new RegExp(
-      `^TLS handshake with 127\\.0\\.0\\.1:${port} failed: invalid peer certificate: UnknownIssuer`,
+      `^Cannot complete the TLS handshake with 127\\.0\\.0\\.1:${port}: invalid peer certificate: UnknownIssuer`,
     ),
   );
   // A CA, but not the one that signed the certificate.
@@ -176,7 +176,7 @@ Deno.test("a TLS client against a plain TCP server fails the handshake clearly",
   await assertRejects(
     () => sendMessage("Halo", { port, tls: true, caCerts: [certs.ca] }),
     Deno.errors.InvalidData,
-    `TLS handshake with 127.0.0.1:${port} failed`,
+    `Cannot complete the TLS handshake with 127.0.0.1:${port}: `,
   );
 });
 
@@ -233,7 +233,7 @@ Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async 
   await assertRejects(
     () => sendMessage("x", { port: 1, caCerts: [certs.ca] }),
     TypeError,
-    "caCerts is only used over TLS: add `tls: true`",
+    "Cannot send the message: caCerts is only used over TLS: add `tls: true`",
   );
   await assertRejects(
     () =>
@@ -356,7 +356,7 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
   assertOneLineError(noCa.stderr, "client.ts");
   assertStringIncludes(
     noCa.stderr,
-    `TLS handshake with 127.0.0.1:${tlsPort} failed: invalid peer certificate: UnknownIssuer (for a self-signed or private-CA certificate, pass its CA with --ca FILE)`,
+    `Cannot complete the TLS handshake with 127.0.0.1:${tlsPort}: invalid peer certificate: UnknownIssuer (for a self-signed or private-CA certificate, pass its CA with --ca FILE)`,
   );
   const greetNoCa = await client([
     "greet",
