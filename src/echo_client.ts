@@ -278,7 +278,7 @@ export async function sendBytes(
     try {
       stop.signal.throwIfAborted();
       if (tls) await handshake(conn as Deno.TlsConn, address);
-      return await exchange(conn, bytes, maxResponseSize, address, close);
+      return await exchange(conn, bytes, maxResponseSize, address, close, tls);
     } finally {
       stop.signal.removeEventListener("abort", close);
       close();
@@ -399,6 +399,7 @@ async function exchange(
   maxResponseSize: number,
   address: string,
   close: () => void,
+  tls: boolean,
 ): Promise<Uint8Array> {
   let sendError: { error: unknown } | undefined;
   let reset: unknown;
@@ -410,9 +411,11 @@ async function exchange(
       // A server may answer and close before reading everything: that close
       // is a reset, which the reading side may then see only as an end of
       // input, because the kernel reports it once, to whichever side asks
-      // first.
+      // first. TLS tells a truncated reply from a whole one by itself
+      // (close_notify), and Deno's TLS refuses to write once the server has
+      // ended its side.
       if (isDisconnectError(error)) {
-        reset = error;
+        if (!tls) reset = error;
       } else {
         sendError ??= { error };
         close();
