@@ -17,7 +17,7 @@ export interface ChartRow {
   floor?: { bound: "at least" | "at most"; limit: number };
 }
 
-const WIDTH = 1120;
+const WIDTH = 1160;
 const LABEL_WIDTH = 600;
 const PLOT_LEFT = LABEL_WIDTH + 10;
 const PLOT_RIGHT = WIDTH - 30;
@@ -68,7 +68,7 @@ export function renderChart(rows: ChartRow[], title: string): string {
     `<text x="10" y="20" font-size="15" font-weight="bold">${
       escapeXml(title)
     }</text>`,
-    `<text x="10" y="40" fill="#444">Bar: library ÷ bare, median of the rounds. Dots and whisker: each round's ratio, min to max. Red mark: the floor. Dashed line: parity (1.0).</text>`,
+    `<text x="10" y="40" fill="#444">Bar: the row's first server ÷ its second (mostly library ÷ bare), median of the rounds. Dots and whisker: each round's ratio, min to max. Red mark: the floor; bar green: met, red: missed, blue: no floor.</text>`,
   ];
   const bottom = TOP + rows.length * ROW_HEIGHT;
   for (let tick = 0; tick <= max + 1e-9; tick += 0.5) {
@@ -142,7 +142,7 @@ export function renderChart(rows: ChartRow[], title: string): string {
     `<text x="${one}" y="${TOP - 14}" text-anchor="middle">1.0 = parity</text>`,
     `<text x="${num((PLOT_LEFT + PLOT_RIGHT) / 2)}" y="${
       bottom + 34
-    }" text-anchor="middle" fill="#444">ratio (library ÷ bare)</text>`,
+    }" text-anchor="middle" fill="#444">ratio (1.0: parity)</text>`,
     "</svg>",
     "",
   );
