@@ -8,14 +8,17 @@
  */
 
 import { sendBytes } from "./mod.ts";
+import config from "./deno.json" with { type: "json" };
+import { parseArgs } from "@std/cli/parse-args";
 import {
   CliError,
   describeError,
   integerFlag,
-  parseFlags,
+  joinFlagValues,
   portFlag,
   readPemFlag,
-  requireNetPermission,
+  rejectUnknownFlag,
+  requireNetAccess,
   runMain,
   stringFlag,
   usageError,
@@ -23,34 +26,47 @@ import {
 import { formatHostPort } from "./src/_net.ts";
 
 const PROGRAM = "client.ts";
+// Run from a clone, the programs are files; run from JSR, the package's exports.
+const FROM_FILE = import.meta.url.startsWith("file:");
+const SERVER = FROM_FILE ? "server.ts" : `jsr:${config.name}/server`;
+const CLIENT = FROM_FILE ? "client.ts" : `jsr:${config.name}/client`;
 const DEFAULT_MESSAGE = "Halo server!";
 const DEFAULT_URL = "http://localhost:8000/";
+/** What a shell reports for a program that SIGPIPE ended: 128 + 13. */
+const EXIT_BROKEN_PIPE = 141;
 
 const USAGE = `Usage:
-  deno run -N client.ts [echo] [MESSAGE] [--hostname HOST] [--port PORT]
+  deno run -N ${CLIENT} [echo] [MESSAGE] [--hostname HOST] [--port PORT]
                         [--tls [--ca FILE]]
-  deno run -N client.ts greet [NAME] [--url URL [--ca FILE]]
+  deno run -N ${CLIENT} greet [NAME] [--url URL [--ca FILE]]
 
 Commands:
   echo     send MESSAGE to the TCP server and print its reply (the default).
            Without MESSAGE, sends standard input when it is piped and not
-           empty, else "${DEFAULT_MESSAGE}".
+           empty, else "${DEFAULT_MESSAGE}". Quote a MESSAGE with spaces.
+           On a terminal the reply is printed as a line of text; piped or
+           redirected, its bytes are written exactly as they came (as nc).
   greet    ask the HTTP server to greet NAME and print the greeting
 
 Options:
   --hostname HOST   TCP server host (default 127.0.0.1)
-  --port PORT       TCP server port (default 12345)
+  -p, --port PORT   TCP server port, 1 to 65535 (default 12345)
   --url URL         HTTP server URL for greet (default ${DEFAULT_URL});
-                    https:// for server.ts --cert/--key
-  --tls             echo over TLS, to server.ts --cert/--key
+                    https:// for ${SERVER} --cert/--key
+  --tls             echo over TLS, to ${SERVER} --cert/--key
   --ca FILE         also trust the CA certificate (PEM) in FILE, for --tls or
                     an https URL: a self-signed or private-CA server needs it.
                     Reading it needs -R (or --allow-read=FILE)
   --timeout MS      give up after MS milliseconds, 0 never (default 10000)
-  --help            show this help and exit`;
+  -V, --version     print the version and exit
+  -h, --help        show this help and exit
+
+Network permission: -N, or only the server's address, e.g.
+  --allow-net=127.0.0.1:12345 (echo) or --allow-net=localhost:8000 (greet).`;
 
 type Command =
   | { kind: "help" }
+  | { kind: "version" }
   | {
     kind: "echo";
     message: string | undefined;
@@ -70,36 +86,47 @@ type Command =
     ca: string | undefined;
   };
 
+/** The flags that take a value; the rest are switches. */
+const VALUED = ["hostname", "port", "url", "timeout", "ca"] as const;
+
 function parseCommand(args: string[]): Command {
-  const flags = parseFlags(args, {
+  const flags = parseArgs(joinFlagValues(args, [...VALUED, "p"]), {
     // "_" keeps positional arguments as text: "007" stays a message, not 7.
-    string: ["hostname", "port", "url", "timeout", "ca", "_"],
-    boolean: ["help", "tls"],
+    string: [...VALUED, "_"],
+    boolean: ["help", "version", "tls"],
+    alias: { h: "help", V: "version", p: "port" },
+    unknown: rejectUnknownFlag,
   });
   if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
   const words = flags._.map(String);
-  const explicit = words[0] === "echo" || words[0] === "greet";
-  const kind = explicit ? words.shift() : "echo";
+  const kind = words[0] === "echo" || words[0] === "greet"
+    ? words.shift()!
+    : "echo";
   if (words.length > 1) {
+    // The shell split an unquoted text into words.
+    const text = words.join(" ");
     throw usageError(
-      explicit
-        ? `too many arguments: ${words.join(" ")} (quote a text with spaces)`
-        : `unknown command: ${words[0]}`,
+      `Too many arguments: ${text} (quote a text with spaces: "${text}")`,
     );
   }
-  const timeout = integerFlag(flags, "timeout", 10_000, 0, 2 ** 31 - 1);
-  const misplaced = (kind === "echo" ? ["url"] : ["hostname", "port"])
-    .find((name) => flags[name] !== undefined);
+  const timeout = integerFlag("timeout", flags.timeout, {
+    fallback: 10_000,
+    min: 0,
+    max: 2 ** 31 - 1,
+  });
+  const misplaced = kind === "echo"
+    ? (flags.url === undefined ? undefined : "url")
+    : (["hostname", "port"] as const).find((name) => flags[name] !== undefined);
   if (misplaced !== undefined) {
     throw usageError(`--${misplaced} does not apply to ${kind}`);
   }
-  const ca = stringFlag(flags, "ca");
-  const tls = flags.tls === true;
+  const ca = stringFlag("ca", flags.ca);
   if (kind === "greet") {
-    if (tls) {
+    if (flags.tls) {
       throw usageError("--tls does not apply to greet: use an https:// --url");
     }
-    const text = stringFlag(flags, "url") ?? DEFAULT_URL;
+    const text = stringFlag("url", flags.url) ?? DEFAULT_URL;
     const url = URL.parse(text);
     if (
       url === null || (url.protocol !== "http:" && url.protocol !== "https:")
@@ -111,16 +138,16 @@ function parseCommand(args: string[]): Command {
     }
     return { kind, name: words[0], url, timeout, ca };
   }
-  if (ca !== undefined && !tls) {
+  if (ca !== undefined && !flags.tls) {
     throw usageError("--ca needs --tls: it is for TLS connections");
   }
   return {
     kind: "echo",
     message: words[0],
-    hostname: stringFlag(flags, "hostname") ?? "127.0.0.1",
-    port: portFlag(flags, "port", 12345),
+    hostname: stringFlag("hostname", flags.hostname) ?? "127.0.0.1",
+    port: portFlag("port", flags.port, { fallback: 12345, connect: true }),
     timeout,
-    tls,
+    tls: flags.tls,
     ca,
   };
 }
@@ -136,10 +163,34 @@ async function readStdin(): Promise<Uint8Array | undefined> {
 }
 
 /**
- * Prints `text` as one or more lines: with a final newline unless it has one.
+ * Prints a reply. On a terminal, as text: one or more lines, with a final
+ * newline unless it has one. Piped or redirected, its bytes exactly as they
+ * came, as nc does: no decoding of binary data, no added newline.
  */
-function printReply(text: string): void {
-  console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
+async function printReply(reply: Uint8Array): Promise<void> {
+  if (Deno.stdout.isTerminal()) {
+    const text = new TextDecoder().decode(reply);
+    console.log(text.endsWith("\n") ? text.slice(0, -1) : text);
+    return;
+  }
+  try {
+    let written = 0;
+    while (written < reply.length) {
+      written += await Deno.stdout.write(reply.subarray(written));
+    }
+  } catch (error) {
+    // The reader went away (`client.ts x | head -c 0`): end as a program
+    // killed by SIGPIPE would, with no message (Deno ignores SIGPIPE).
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    Deno.exitCode = EXIT_BROKEN_PIPE;
+  }
+}
+
+/** The hint for a refused connection: the server may simply not be running. */
+function refused(address: string): CliError {
+  return new CliError(
+    `Cannot connect to ${address}: connection refused (is the server running? start it with deno run -N ${SERVER})`,
+  );
 }
 
 /**
@@ -148,11 +199,20 @@ function printReply(text: string): void {
  */
 function tlsHint(detail: string, ca: string | undefined): string {
   if (!/certificate/i.test(detail)) {
-    return " (is the server using TLS, as server.ts --cert/--key?)";
+    return ` (is the server using TLS, as ${SERVER} --cert/--key?)`;
   }
   return ca === undefined
     ? " (for a self-signed or private-CA certificate, pass its CA with --ca FILE)"
     : ` (did the CA in ${ca} sign the server's certificate, for this host name?)`;
+}
+
+/** The host and port `fetch` connects to for `url`. */
+function urlAddress(url: URL): { hostname: string; port: number } {
+  return {
+    // An IPv6 host comes in brackets, which formatHostPort adds back.
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+  };
 }
 
 async function greet(
@@ -162,6 +222,8 @@ async function greet(
   caCert: { file: string; pem: string } | undefined,
 ): Promise<void> {
   if (name !== undefined) url.searchParams.set("name", name);
+  const { hostname, port } = urlAddress(url);
+  const address = formatHostPort(hostname, port);
   const signal = timeout > 0 ? AbortSignal.timeout(timeout) : undefined;
   using client = caCert === undefined
     ? undefined
@@ -177,31 +239,35 @@ async function greet(
     text = await response.text();
   } catch (error) {
     if (signal?.aborted) {
-      throw new CliError(`no answer from ${url.host} within ${timeout} ms`);
+      throw new CliError(`No answer from ${address} within ${timeout} ms`);
     }
     // fetch reports a refused connection only in the text of its cause.
     const detail = describeError(
       error instanceof Error ? error.cause ?? error : error,
     );
-    throw new CliError(
-      /connection refused/i.test(detail)
-        ? `connection to ${url.host} refused: is the server running? (start it with \`deno run -N server.ts\`)`
-        : `cannot reach ${url.host}: ${detail}${
-          url.protocol === "https:" &&
-            /tls|certificate|handshake|corrupt message/i.test(detail)
-            ? tlsHint(detail, caCert?.file)
-            : ""
-        }`,
-    );
+    if (/connection refused/i.test(detail)) throw refused(address);
+    let hint = "";
+    if (
+      url.protocol === "https:" &&
+      /tls|certificate|handshake|corrupt message/i.test(detail)
+    ) {
+      hint = tlsHint(detail, caCert?.file);
+    } else if (
+      url.protocol === "http:" && /invalid HTTP version/i.test(detail)
+    ) {
+      // A TLS server's handshake alert is not an HTTP status line.
+      hint = ` (the server speaks TLS: use https://${address}/)`;
+    }
+    throw new CliError(`Cannot reach ${address}: ${detail}${hint}`);
   }
   if (!response.ok) {
     throw new CliError(
-      `${url.host} answered ${response.status} ${response.statusText}: ${
+      `${address} answered ${response.status} ${response.statusText}: ${
         text.trim().split("\n")[0]
       }`,
     );
   }
-  printReply(text);
+  await printReply(new TextEncoder().encode(text));
 }
 
 async function main(args: string[]): Promise<void> {
@@ -210,7 +276,14 @@ async function main(args: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  requireNetPermission(PROGRAM);
+  if (command.kind === "version") {
+    console.log(`${config.name} ${config.version}`);
+    return;
+  }
+  requireNetAccess(
+    "connect to",
+    [command.kind === "greet" ? urlAddress(command.url) : command],
+  );
   const caCert = command.ca === undefined ? undefined : {
     file: command.ca,
     pem: readPemFlag("ca", command.ca, "certificate"),
@@ -223,6 +296,7 @@ async function main(args: string[]): Promise<void> {
   const message = typeof input === "string"
     ? new TextEncoder().encode(input)
     : input;
+  const address = formatHostPort(command.hostname, command.port);
   let reply: Uint8Array;
   try {
     reply = await sendBytes(message, {
@@ -233,8 +307,10 @@ async function main(args: string[]): Promise<void> {
       ...(caCert ? { caCerts: [caCert.pem] } : {}),
     });
   } catch (error) {
-    // The library's errors (refused, timed out, too large, TLS) are already
-    // one line naming the address; a failed handshake also gets what to do.
+    // The library's errors (timed out, too large, TLS) are already one line
+    // naming the address; a refused connection or a failed handshake also
+    // gets what to do.
+    if (error instanceof Deno.errors.ConnectionRefused) throw refused(address);
     if (command.tls && error instanceof Deno.errors.InvalidData) {
       throw new CliError(error.message + tlsHint(error.message, caCert?.file));
     }
@@ -247,12 +323,10 @@ async function main(args: string[]): Promise<void> {
   }
   if (!command.tls && isTlsAlert(reply) && !isSame(reply, message)) {
     throw new CliError(
-      `${
-        formatHostPort(command.hostname, command.port)
-      } answered with a TLS alert: it speaks TLS, add --tls (and --ca FILE for a private CA)`,
+      `${address} answered with a TLS alert: it speaks TLS, add --tls (and --ca FILE for a private CA)`,
     );
   }
-  printReply(new TextDecoder().decode(reply));
+  await printReply(reply);
 }
 
 /**

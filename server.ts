@@ -16,15 +16,18 @@ import {
 } from "./mod.ts";
 import { formatConnectionLog, formatRequestLog } from "./src/log.ts";
 import config from "./deno.json" with { type: "json" };
+import { parseArgs } from "@std/cli/parse-args";
 import {
   CliError,
   describeError,
+  EXIT_FAILURE,
   integerFlag,
+  joinFlagValues,
   listenError,
-  parseFlags,
   portFlag,
   readPemFlag,
-  requireNetPermission,
+  rejectUnknownFlag,
+  requireNetAccess,
   runMain,
   stringFlag,
   usageError,
@@ -32,17 +35,21 @@ import {
 import { formatHostPort } from "./src/_net.ts";
 
 const PROGRAM = "server.ts";
+// Run from a clone, the programs are files; run from JSR, the package's exports.
+const FROM_FILE = import.meta.url.startsWith("file:");
+const SERVER = FROM_FILE ? "server.ts" : `jsr:${config.name}/server`;
+const CLIENT = FROM_FILE ? "client.ts" : `jsr:${config.name}/client`;
 const SHUTDOWN_LIMIT_MS = 6_000;
 
-const USAGE = `Usage: deno run -N server.ts [options]
+const USAGE = `Usage: deno run -N ${SERVER} [options]
 
 Serves the greeting over HTTP and an echo service over TCP:
   curl 'http://localhost:8000/?name=Budi'
-  deno run -N client.ts "Halo server!"
+  deno run -N ${CLIENT} "Halo server!"
 
 Over TLS (HTTPS and TLS on the same ports):
-  deno run -N -R server.ts --cert cert.pem --key key.pem
-  deno run -N -R client.ts --tls --ca ca.pem "Halo server!"
+  deno run -N -R ${SERVER} --cert cert.pem --key key.pem
+  deno run -N -R ${CLIENT} --tls --ca ca.pem "Halo server!"
 
 Options:
   --hostname HOST          address to listen on (default 0.0.0.0: every interface)
@@ -60,8 +67,22 @@ Options:
                            files needs -R (or --allow-read=FILE,...)
   --key FILE               the certificate's private key (PEM)
   --quiet                  no log line per request or connection on stderr
-  --version                print the version and exit
-  --help                   show this help and exit`;
+  -V, --version            print the version and exit
+  -h, --help               show this help and exit
+  (No -p: there are two ports.)
+
+Network permission: -N, or only the addresses used, e.g.
+  --allow-net=0.0.0.0:8000,0.0.0.0:12345 (or --allow-net=127.0.0.1 with
+  --hostname 127.0.0.1).
+
+Stopping: SIGINT (Ctrl+C) or SIGTERM stops accepting, lets what is in flight
+finish (up to ${
+  SHUTDOWN_LIMIT_MS / 1000
+} s) and exits 0. A second signal stops at once, cutting
+connections still open, and exits 130 (SIGINT) or 143 (SIGTERM); a stop still
+waiting after ${
+  SHUTDOWN_LIMIT_MS / 1000
+} s is forced the same way and exits 1.`;
 
 /** The settings `server.ts` runs with, parsed from its command line. */
 interface ServerSettings {
@@ -76,35 +97,57 @@ interface ServerSettings {
   tlsFiles: { cert: string; key: string } | undefined;
 }
 
+/** The flags that take a value; the rest are switches. */
+const VALUED = [
+  "hostname",
+  "http-port",
+  "echo-port",
+  "reply",
+  "max-connections",
+  "idle-timeout",
+  "cert",
+  "key",
+] as const;
+
+/** Flags that only the TCP half uses. */
+const ECHO_ONLY = [
+  "echo-port",
+  "reply",
+  "max-connections",
+  "idle-timeout",
+] as const;
+
 function parseSettings(
   args: string[],
 ): ServerSettings | "help" | "version" {
-  const flags = parseFlags(args, {
-    string: [
-      "hostname",
-      "http-port",
-      "echo-port",
-      "reply",
-      "max-connections",
-      "idle-timeout",
-      "cert",
-      "key",
-    ],
+  const flags = parseArgs(joinFlagValues(args, VALUED), {
+    string: VALUED,
     boolean: ["help", "version", "quiet", "http", "echo"],
     negatable: ["http", "echo"],
     default: { http: true, echo: true },
+    alias: { h: "help", V: "version" },
+    unknown: rejectUnknownFlag,
   });
   if (flags.help) return "help";
   if (flags.version) return "version";
   if (flags._.length > 0) {
-    throw usageError(`unexpected argument: ${flags._[0]}`);
+    throw usageError(`Unexpected argument: ${flags._[0]}`);
   }
   if (!flags.http && !flags.echo) {
     throw usageError("--no-http and --no-echo leave nothing to serve");
   }
-  const reply = stringFlag(flags, "reply");
-  const cert = stringFlag(flags, "cert");
-  const key = stringFlag(flags, "key");
+  // A value for a half that does not run would be silently ignored.
+  const unused = flags.echo
+    ? (flags.http ? [] : ["http-port"] as const)
+    : ECHO_ONLY;
+  const ignored = unused.find((name) => flags[name] !== undefined);
+  if (ignored !== undefined) {
+    throw usageError(
+      `--${ignored} does not apply with --no-${flags.echo ? "http" : "echo"}`,
+    );
+  }
+  const cert = stringFlag("cert", flags.cert);
+  const key = stringFlag("key", flags.key);
   if ((cert === undefined) !== (key === undefined)) {
     throw usageError(
       cert === undefined
@@ -113,13 +156,25 @@ function parseSettings(
     );
   }
   return {
-    hostname: stringFlag(flags, "hostname") ?? "0.0.0.0",
-    httpPort: flags.http ? portFlag(flags, "http-port", 8000) : undefined,
-    echoPort: flags.echo ? portFlag(flags, "echo-port", 12345) : undefined,
-    reply,
-    maxConnections: integerFlag(flags, "max-connections", 10_000, 1, 1_000_000),
-    idleTimeout: integerFlag(flags, "idle-timeout", 30_000, 0, 86_400_000),
-    quiet: flags.quiet === true,
+    hostname: stringFlag("hostname", flags.hostname) ?? "0.0.0.0",
+    httpPort: flags.http
+      ? portFlag("http-port", flags["http-port"], { fallback: 8000 })
+      : undefined,
+    echoPort: flags.echo
+      ? portFlag("echo-port", flags["echo-port"], { fallback: 12345 })
+      : undefined,
+    reply: stringFlag("reply", flags.reply),
+    maxConnections: integerFlag("max-connections", flags["max-connections"], {
+      fallback: 10_000,
+      min: 1,
+      max: 1_000_000,
+    }),
+    idleTimeout: integerFlag("idle-timeout", flags["idle-timeout"], {
+      fallback: 30_000,
+      min: 0,
+      max: 86_400_000,
+    }),
+    quiet: flags.quiet,
     tlsFiles: cert !== undefined && key !== undefined
       ? { cert, key }
       : undefined,
@@ -164,7 +219,7 @@ function bindError(
       /\bkeys?\b|certificate/i.test(describeError(error)))
   ) {
     throw new CliError(
-      `cannot use --cert ${tlsFiles.cert} with --key ${tlsFiles.key}: ${
+      `Cannot use --cert ${tlsFiles.cert} with --key ${tlsFiles.key}: ${
         describeError(error)
       }`,
     );
@@ -172,52 +227,120 @@ function bindError(
   throw listenError(error, address);
 }
 
-// Access logs go to stderr, so stdout keeps only the start-up and shutdown lines.
-// Lines are gathered and written once per turn of the event loop: under load, a
-// write (and console.error's formatting) per request was most of what logging
-// cost (see bench/RESULTS.md). Whatever is pending is written before any other
-// stderr output and before exiting, so nothing is lost or reordered.
-const logEncoder = new TextEncoder();
-let pendingLog: string[] = [];
-let logTimer: ReturnType<typeof setTimeout> | undefined;
+/** The most log text held back while stderr is slow: about 1,000 lines. */
+const LOG_BACKLOG_CHARS = 256 * 1024;
 
-function flushLog(): void {
-  clearTimeout(logTimer);
-  logTimer = undefined;
-  if (pendingLog.length === 0) return;
-  const bytes = logEncoder.encode(`${pendingLog.join("\n")}\n`);
-  pendingLog = [];
-  let written = 0;
-  while (written < bytes.length) {
-    written += Deno.stderr.writeSync(bytes.subarray(written));
+/**
+ * The log on stderr: access lines and the program's own warnings, in order.
+ * stdout keeps only the start-up and shutdown lines.
+ *
+ * Lines are gathered and written once per turn of the event loop: under load,
+ * a write (and console.error's formatting) per request was most of what
+ * logging cost (see bench/RESULTS.md). The write is asynchronous, one at a
+ * time, so a log reader that reads slowly, or not at all, never holds up a
+ * request; while it waits, at most `LOG_BACKLOG_CHARS` of lines wait behind
+ * it, and later lines are dropped and counted. A reader that has gone away
+ * (`server.ts 2>&1 | head`) ends the log, not the service.
+ */
+class StderrLog {
+  /** Lines dropped: stderr was closed, failed, or too far behind. */
+  dropped = 0;
+  #pending: string[] = [];
+  #pendingChars = 0;
+  #writing: Promise<void> | undefined;
+  #broken = false;
+  readonly #encoder = new TextEncoder();
+  readonly #onFirstDrop: (reason: string) => void;
+
+  /** `onFirstDrop` is told, once, why lines start being dropped. */
+  constructor(onFirstDrop: (reason: string) => void) {
+    this.#onFirstDrop = onFirstDrop;
+  }
+
+  line(text: string): void {
+    if (this.#broken) return this.#drop(1);
+    if (this.#pendingChars + text.length > LOG_BACKLOG_CHARS) {
+      return this.#drop(1, "stderr is not being read fast enough");
+    }
+    this.#pending.push(text);
+    this.#pendingChars += text.length + 1;
+    this.#writing ??= this.#writeAll();
+  }
+
+  /**
+   * Resolves once every line is written or dropped, or `false` after
+   * `timeoutMs` if a write is still waiting for a reader that does not read.
+   */
+  async flush(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        (this.#writing ?? Promise.resolve()).then(() => true),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #writeAll(): Promise<void> {
+    // One turn of the event loop gathers the lines of a burst into one write.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    while (this.#pending.length > 0) {
+      const lines = this.#pending;
+      this.#pending = [];
+      this.#pendingChars = 0;
+      const bytes = this.#encoder.encode(`${lines.join("\n")}\n`);
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          written += await Deno.stderr.write(bytes.subarray(written));
+        }
+      } catch (error) {
+        // A full non-blocking pipe (EAGAIN) costs this batch only; anything
+        // else (EPIPE: the reader is gone) ends the log.
+        if (!(error instanceof Deno.errors.WouldBlock)) this.#broken = true;
+        this.#drop(
+          lines.length,
+          `cannot write to stderr: ${describeError(error)}`,
+        );
+        if (this.#broken) this.#drop(this.#pending.splice(0).length);
+      }
+    }
+    this.#writing = undefined;
+  }
+
+  /** `reason` is given with the first drop of each kind. */
+  #drop(count: number, reason?: string): void {
+    if (this.dropped === 0 && reason !== undefined) this.#onFirstDrop(reason);
+    this.dropped += count;
   }
 }
 
-function logLine(line: string): void {
-  pendingLog.push(line);
-  logTimer ??= setTimeout(flushLog, 0);
-}
+const log = new StderrLog((reason) =>
+  console.log(`${PROGRAM}: ${reason}; dropping log lines from now on`)
+);
 
-/** Prints a message of the program's own on stderr, after the pending log. */
+/** Prints a message of the program's own on stderr, in order with the log. */
 function warn(message: string): void {
-  flushLog();
-  console.error(`${PROGRAM}: ${message}`);
+  log.line(`${PROGRAM}: ${message}`);
 }
 
 const logRequest = (entry: Parameters<typeof formatRequestLog>[0]) =>
-  logLine(formatRequestLog(entry));
+  log.line(formatRequestLog(entry));
 const logConnection = (info: Parameters<typeof formatConnectionLog>[0]) =>
-  logLine(formatConnectionLog(info));
+  log.line(formatConnectionLog(info));
 
 function startHttp(
   settings: ServerSettings,
   port: number,
-  signal: AbortSignal,
   tls: Tls | undefined,
 ): Deno.HttpServer<Deno.NetAddr> {
-  let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = Deno.serve({
+    return Deno.serve({
       hostname: settings.hostname,
       port,
       ...tls,
@@ -236,18 +359,11 @@ function startHttp(
       settings.tlsFiles,
     );
   }
-  // Deno.serve's own `signal` option cuts off requests still arriving (a body
-  // being uploaded); shutdown() stops accepting and lets them finish.
-  signal.addEventListener("abort", () => void server.shutdown(), {
-    once: true,
-  });
-  return server;
 }
 
 function startEcho(
   settings: ServerSettings,
   port: number,
-  signal: AbortSignal,
   tls: Tls | undefined,
 ): EchoServer {
   const reply = settings.reply;
@@ -255,7 +371,6 @@ function startEcho(
     return startEchoServer({
       hostname: settings.hostname,
       port,
-      signal,
       maxConnections: settings.maxConnections,
       idleTimeout: settings.idleTimeout,
       ...tls,
@@ -281,6 +396,9 @@ function startEcho(
   }
 }
 
+/** Exit codes of a forced stop: 128 + the signal's number, as a shell reports it. */
+const FORCED_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
 async function main(args: string[]): Promise<void> {
   const settings = parseSettings(args);
   if (settings === "help") {
@@ -291,58 +409,90 @@ async function main(args: string[]): Promise<void> {
     console.log(`${config.name} ${config.version}`);
     return;
   }
-  requireNetPermission(PROGRAM);
+  requireNetAccess(
+    "listen on",
+    [settings.httpPort, settings.echoPort]
+      .filter((port) => port !== undefined)
+      .map((port) => ({ hostname: settings.hostname, port })),
+  );
   const tls = readTls(settings);
 
-  const controller = new AbortController();
-  const finished: Promise<void>[] = [];
+  let http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let echo: EchoServer | undefined;
   try {
     if (settings.httpPort !== undefined) {
-      finished.push(
-        startHttp(settings, settings.httpPort, controller.signal, tls)
-          .finished,
-      );
+      http = startHttp(settings, settings.httpPort, tls);
     }
     if (settings.echoPort !== undefined) {
-      finished.push(
-        startEcho(settings, settings.echoPort, controller.signal, tls)
-          .finished,
-      );
+      echo = startEcho(settings, settings.echoPort, tls);
     }
   } catch (error) {
     // The other server may already listen; stop it before reporting.
-    controller.abort();
-    await Promise.all(finished);
+    await Promise.all([http?.shutdown(), echo?.shutdown()]);
     throw error;
   }
+  let httpOpen = http !== undefined;
+  const httpFinished = http?.finished.then(() => void (httpOpen = false));
+  const finished = Promise.all([httpFinished, echo?.finished]);
 
-  const stop = (signal: Deno.Signal) => {
-    if (controller.signal.aborted) {
-      // A second signal means the user does not want to wait for what is in flight.
-      warn(`${signal} again, exiting now`);
-      Deno.exit(130);
+  // The first signal stops accepting and lets what is in flight finish; a
+  // second one, or a stop still waiting after SHUTDOWN_LIMIT_MS, closes
+  // every connection now.
+  let firstSignal: Deno.Signal | undefined;
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
+  const forced = Promise.withResolvers<void>();
+  let forcing = false;
+  const force = (message: string, exitCode: number) => {
+    if (forcing) return;
+    forcing = true;
+    Deno.exitCode = exitCode;
+    console.log(`${message}: closing every connection now`);
+    forced.resolve();
+    void echo?.close();
+  };
+  const stop = (signal: keyof typeof FORCED_EXIT) => {
+    if (firstSignal !== undefined) {
+      force(
+        `${signal} received while finishing after ${firstSignal}`,
+        FORCED_EXIT[signal],
+      );
+      return;
     }
-    console.log(`${signal} received, finishing what is in flight...`);
-    controller.abort();
-    // Deno.serve cannot force-close its connections, so a client that never
-    // finishes its request would hold the exit forever. The echo server closes
-    // its own after its 5 s grace period; this gives up a second later.
-    const giveUp = setTimeout(() => {
-      warn(`requests still in flight after ${SHUTDOWN_LIMIT_MS} ms, exiting`);
-      Deno.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
-    Deno.unrefTimer(giveUp);
+    firstSignal = signal;
+    console.log(
+      `${signal} received, finishing what is in flight (send it again to stop at once)...`,
+    );
+    void http?.shutdown();
+    void echo?.shutdown();
+    giveUp = setTimeout(
+      () =>
+        force(
+          `Still in flight after ${SHUTDOWN_LIMIT_MS} ms`,
+          EXIT_FAILURE,
+        ),
+      SHUTDOWN_LIMIT_MS,
+    );
   };
   const onSigint = () => stop("SIGINT");
   const onSigterm = () => stop("SIGTERM");
   Deno.addSignalListener("SIGINT", onSigint);
   Deno.addSignalListener("SIGTERM", onSigterm);
 
-  await Promise.all(finished);
+  await Promise.race([finished, forced.promise.then(() => echo?.finished)]);
+  clearTimeout(giveUp);
   Deno.removeSignalListener("SIGINT", onSigint);
   Deno.removeSignalListener("SIGTERM", onSigterm);
-  flushLog();
-  console.log("Server stopped.");
+  const flushed = await log.flush(1_000);
+  console.log(
+    `Server stopped${
+      log.dropped > 0 ? ` (${log.dropped} log lines dropped)` : ""
+    }.`,
+  );
+  // Deno.serve cannot cut its connections once shutdown() has begun (its
+  // `signal` then throws BadResource), and a write to a stderr nobody reads
+  // cannot be cancelled: either would keep the process alive, so only then
+  // does it exit here instead of returning.
+  if (httpOpen || !flushed) Deno.exit();
 }
 
 if (import.meta.main) {

@@ -1,9 +1,11 @@
 // deno-lint-ignore-file no-console -- the programs' own code, which reports to the terminal
 // Helpers shared by the executables (server.ts, client.ts and the examples). Not part of the
 // published API: they turn bad command-line input into one clear line and an exit code, never a
-// stack trace.
+// stack trace. Each program calls `parseArgs` itself, so its flags keep their types; these are
+// the pieces every program needs around that call.
 
-import { type Args, parseArgs, type ParseOptions } from "@std/cli/parse-args";
+import { parseArgs } from "@std/cli/parse-args";
+import { formatHostPort } from "./_net.ts";
 
 /** Exit code for bad command-line usage (unknown flag, bad value), as BSD's EX_USAGE-style 2. */
 export const EXIT_USAGE = 2;
@@ -31,35 +33,29 @@ export function usageError(message: string): CliError {
 }
 
 /**
- * `parseArgs` that rejects unknown flags instead of silently accepting them.
- * Positional arguments are left to the caller.
+ * The `unknown` option of `parseArgs`: keeps positional arguments and rejects
+ * any flag the program does not declare, instead of silently accepting it.
  */
-export function parseFlags<const O extends ParseOptions>(
-  args: string[],
-  options: O,
-): Args<Record<string, unknown>> {
-  const unknown: string[] = [];
-  const parsed = parseArgs(joinNegativeValues(args, options), {
-    ...options,
-    unknown(arg: string, key?: string) {
-      if (key === undefined) return true; // a positional argument
-      unknown.push(arg);
-      return false;
-    },
-  });
-  if (unknown.length > 0) {
-    throw usageError(`unknown option: ${unknown[0]}`);
-  }
-  return parsed as Args<Record<string, unknown>>;
+export function rejectUnknownFlag(arg: string, key?: string): boolean {
+  if (key === undefined) return true;
+  throw usageError(`Unknown option: ${arg}`);
 }
 
 /**
- * `parseArgs` reads the `-5` of `--port -5` as a flag of its own ("unknown
- * option: -5"); joined as `--port=-5`, the value reaches the flag's own check
- * and its clearer message.
+ * `parseArgs` takes neither a negative number nor an empty string as the value
+ * of the flag before it: `--port -5` becomes an unknown option `-5`, and
+ * `--port ""` an empty positional argument. Joined as `--port=-5` and
+ * `--port=`, the value reaches the flag's own check and its clearer message.
+ * `valued` names the flags that take a value, long (`"port"`) or short
+ * (`"p"`).
  */
-function joinNegativeValues(args: string[], options: ParseOptions): string[] {
-  const valued = new Set<string>([options.string ?? []].flat());
+export function joinFlagValues(
+  args: readonly string[],
+  valued: readonly string[],
+): string[] {
+  const flags = new Set(
+    valued.map((name) => name.length === 1 ? `-${name}` : `--${name}`),
+  );
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -68,10 +64,7 @@ function joinNegativeValues(args: string[], options: ParseOptions): string[] {
       break;
     }
     const next = args[i + 1];
-    if (
-      arg.startsWith("--") && valued.has(arg.slice(2)) &&
-      next !== undefined && /^-\d/.test(next)
-    ) {
+    if (flags.has(arg) && next !== undefined && /^(?:-\d|$)/.test(next)) {
       joined.push(`${arg}=${next}`);
       i++;
     } else {
@@ -86,42 +79,48 @@ function joinNegativeValues(args: string[], options: ParseOptions): string[] {
  * twice, the last one wins, as `parseArgs` (and most programs) do.
  */
 export function stringFlag(
-  args: Args<Record<string, unknown>>,
   name: string,
+  value: string | undefined,
 ): string | undefined {
-  const value = args[name];
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "") {
-    throw usageError(`--${name} needs a value`);
-  }
+  if (value === "") throw usageError(`--${name} needs a value`);
   return value;
 }
 
 /** Parses a whole number in `[min, max]` from a flag value, or throws a usage error. */
 export function integerFlag(
-  args: Args<Record<string, unknown>>,
   name: string,
-  fallback: number,
-  min: number,
-  max: number,
+  value: string | undefined,
+  range: { fallback: number; min: number; max: number },
 ): number {
-  const text = stringFlag(args, name);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+  const text = stringFlag(name, value);
+  if (text === undefined) return range.fallback;
+  // Digits only: no sign, exponent, hex, or spaces that Number() would accept.
+  if (
+    !/^\d+$/.test(text) || Number(text) < range.min ||
+    Number(text) > range.max
+  ) {
     throw usageError(
-      `--${name} must be a whole number from ${min} to ${max}, got "${text}"`,
+      `--${name} must be a whole number from ${range.min} to ${range.max}, got "${text}"`,
     );
   }
   return Number(text);
 }
 
-/** Parses a TCP port (0 to 65535; 0 lets the system pick one) from a flag. */
+/**
+ * Parses a TCP port from a flag: 0 to 65535 to listen on (0 lets the system
+ * pick one), 1 to 65535 to connect to.
+ */
 export function portFlag(
-  args: Args<Record<string, unknown>>,
   name: string,
-  fallback: number,
+  value: string | undefined,
+  use: { fallback: number; connect?: boolean },
 ): number {
-  return integerFlag(args, name, fallback, 0, 65535);
+  return integerFlag(name, value, {
+    fallback: use.fallback,
+    min: use.connect ? 1 : 0,
+    max: 65535,
+  });
 }
 
 /**
@@ -134,18 +133,22 @@ export function parseAddressFlags(
   args: string[],
   defaults: { hostname?: string; port: number },
 ): { hostname: string; port: number } | "help" {
-  const flags = parseFlags(args, {
-    string: defaults.hostname === undefined ? ["port"] : ["hostname", "port"],
+  const valued = defaults.hostname === undefined
+    ? ["port"]
+    : ["hostname", "port"];
+  const flags = parseArgs(joinFlagValues(args, valued), {
+    string: valued,
     boolean: ["help"],
+    unknown: rejectUnknownFlag,
   });
   if (flags.help) return "help";
   if (flags._.length > 0) {
-    throw usageError(`unexpected argument: ${flags._[0]}`);
+    throw usageError(`Unexpected argument: ${flags._[0]}`);
   }
   return {
-    hostname: stringFlag(flags, "hostname") ?? defaults.hostname ??
+    hostname: stringFlag("hostname", flags.hostname) ?? defaults.hostname ??
       "127.0.0.1",
-    port: portFlag(flags, "port", defaults.port),
+    port: portFlag("port", flags.port, { fallback: defaults.port }),
   };
 }
 
@@ -161,15 +164,9 @@ export function listenError(error: unknown, address: string): unknown {
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return new CliError(`${address} is not an address of this machine`);
   }
-  if (
-    error instanceof Deno.errors.PermissionDenied ||
-    error instanceof Deno.errors.NotCapable
-  ) {
-    return new CliError(`not allowed to listen on ${address}`);
-  }
   if (error instanceof Error && error.constructor === Error) {
     // A host name that does not resolve; Deno's message does not name it.
-    return new CliError(`cannot listen on ${address}: ${error.message}`);
+    return new CliError(`Cannot listen on ${address}: ${error.message}`);
   }
   return error;
 }
@@ -189,6 +186,36 @@ export function requireNetPermission(program: string): void {
   }
   throw new CliError(
     `network access is needed: run it as \`deno run -N ${program}\``,
+  );
+}
+
+/**
+ * Ensures the network permission for exactly the addresses a program will
+ * listen on or connect to (`host:port`), so a narrow grant such as
+ * `--allow-net=127.0.0.1` or `--allow-net=127.0.0.1:8000` is enough. On a
+ * terminal Deno may ask; otherwise the one line says which grant is missing,
+ * instead of a prompt or a `NotCapable` deep inside a call.
+ */
+export function requireNetAccess(
+  action: "listen on" | "connect to",
+  addresses: readonly { hostname: string; port: number }[],
+): void {
+  const missing = addresses
+    .map(({ hostname, port }) => formatHostPort(hostname, port))
+    .filter((host) => {
+      const descriptor = { name: "net", host } as const;
+      const state = Deno.permissions.querySync(descriptor).state;
+      return state !== "granted" &&
+        !(state === "prompt" && Deno.stdin.isTerminal() &&
+          Deno.permissions.requestSync(descriptor).state === "granted");
+    });
+  if (missing.length === 0) return;
+  throw new CliError(
+    `Cannot ${action} ${
+      missing.join(" and ")
+    }: network permission is missing: run with -N or --allow-net=${
+      missing.join(",")
+    }`,
   );
 }
 
@@ -217,7 +244,7 @@ export function readPemFlag(
       Deno.permissions.requestSync(descriptor).state === "granted")
   ) {
     throw new CliError(
-      `reading --${flag} ${path} needs read permission: pass -R or --allow-read=${path}`,
+      `Cannot read --${flag} ${path}: read permission is missing: run with -R or --allow-read=${path}`,
     );
   }
   let text: string;
@@ -225,10 +252,10 @@ export function readPemFlag(
     text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new CliError(`--${flag} ${path}: no such file`);
+      throw new CliError(`Cannot read --${flag} ${path}: no such file`);
     }
     throw new CliError(
-      `cannot read --${flag} ${path}: ${describeError(error)}`,
+      `Cannot read --${flag} ${path}: ${describeError(error)}`,
     );
   }
   if (!PEM_BEGIN[kind].test(text)) {

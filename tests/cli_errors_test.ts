@@ -92,6 +92,28 @@ Deno.test("server.ts: every flag with a bad value names the flag and the value, 
       ["--idle-timeout", "1.5"],
       '--idle-timeout must be a whole number from 0 to 86400000, got "1.5"',
     ],
+    [["--http-port", ""], "--http-port needs a value"],
+    [
+      ["--echo-port", "99999999999999999999"],
+      '--echo-port must be a whole number from 0 to 65535, got "99999999999999999999"',
+    ],
+    [
+      ["--max-connections", "NaN"],
+      '--max-connections must be a whole number from 1 to 1000000, got "NaN"',
+    ],
+    // Two ports, so no -p.
+    [["-p", "8000"], "Unknown option: -p"],
+    [["-x"], "Unknown option: -x"],
+    // A value for a half that does not run would be silently ignored.
+    [["--no-echo", "--reply", "ok"], "--reply does not apply with --no-echo"],
+    [
+      ["--no-echo", "--max-connections", "5"],
+      "--max-connections does not apply with --no-echo",
+    ],
+    [
+      ["--no-http", "--http-port", "0"],
+      "--http-port does not apply with --no-http",
+    ],
   ];
   await inBatches(cases, async ([args, message]) => {
     assertUsageError(await run("server.ts", args), "server.ts", message);
@@ -102,11 +124,11 @@ Deno.test("server.ts: an address it cannot listen on, exit 1 with one line namin
   const cases: [string[], string[]][] = [
     [
       ["--hostname", "nonexistent.invalid", "--http-port", "0"],
-      ["cannot listen on http://nonexistent.invalid:0/"],
+      ["Cannot listen on http://nonexistent.invalid:0/"],
     ],
     [
       ["--hostname", "nonexistent.invalid", "--no-http", "--echo-port", "0"],
-      ["cannot listen on tcp://nonexistent.invalid:0"],
+      ["Cannot listen on tcp://nonexistent.invalid:0"],
     ],
     // TEST-NET-1: never an address of this machine.
     [
@@ -123,16 +145,32 @@ Deno.test("server.ts: an address it cannot listen on, exit 1 with one line namin
   });
 });
 
-Deno.test("server.ts and client.ts with network access for another host only, exit 1", async () => {
+Deno.test("server.ts and client.ts with network access for another host only name the grant to add, exit 1", async () => {
   const permissions = ["--allow-net=192.0.2.1"];
-  const [server, client] = await Promise.all([
+  const [server, client, greet] = await Promise.all([
     run("server.ts", ["--hostname", LOOPBACK, "--http-port", "0"], {
       permissions,
     }),
     run("client.ts", ["--port", "1"], { permissions }),
+    run("client.ts", ["greet", "--url", "http://localhost:8000/"], {
+      permissions,
+    }),
   ]);
-  assertFailure(server, "server.ts", "deno run -N server.ts");
-  assertFailure(client, "client.ts", "deno run -N client.ts");
+  assertFailure(
+    server,
+    "server.ts",
+    `Cannot listen on ${LOOPBACK}:0 and ${LOOPBACK}:12345: network permission is missing: run with -N or --allow-net=${LOOPBACK}:0,${LOOPBACK}:12345`,
+  );
+  assertFailure(
+    client,
+    "client.ts",
+    `Cannot connect to ${LOOPBACK}:1: network permission is missing: run with -N or --allow-net=${LOOPBACK}:1`,
+  );
+  assertFailure(
+    greet,
+    "client.ts",
+    "Cannot connect to localhost:8000: network permission is missing: run with -N or --allow-net=localhost:8000",
+  );
 });
 
 Deno.test("client.ts: every flag with a bad value names the flag and the value, exit 2", async () => {
@@ -140,11 +178,36 @@ Deno.test("client.ts: every flag with a bad value names the flag and the value, 
     [["--hostname"], "--hostname needs a value"],
     [
       ["--port", "-1"],
-      '--port must be a whole number from 0 to 65535, got "-1"',
+      '--port must be a whole number from 1 to 65535, got "-1"',
     ],
     [
       ["--port", "abc"],
-      '--port must be a whole number from 0 to 65535, got "abc"',
+      '--port must be a whole number from 1 to 65535, got "abc"',
+    ],
+    // A client cannot connect to port 0.
+    [
+      ["--port", "0", "x"],
+      '--port must be a whole number from 1 to 65535, got "0"',
+    ],
+    [["-p", "0"], '--port must be a whole number from 1 to 65535, got "0"'],
+    [["-p", "-5"], '--port must be a whole number from 1 to 65535, got "-5"'],
+    [["--port", ""], "--port needs a value"],
+    [
+      ["--port", "1e3"],
+      '--port must be a whole number from 1 to 65535, got "1e3"',
+    ],
+    [
+      ["--port", "99999999999999999999"],
+      '--port must be a whole number from 1 to 65535, got "99999999999999999999"',
+    ],
+    [
+      ["--timeout", "NaN"],
+      '--timeout must be a whole number from 0 to 2147483647, got "NaN"',
+    ],
+    // The shell split an unquoted message into words.
+    [
+      ["Halo", "server!"],
+      'Too many arguments: Halo server! (quote a text with spaces: "Halo server!")',
     ],
     [
       ["--timeout", "-1"],
@@ -161,12 +224,14 @@ Deno.test("client.ts: every flag with a bad value names the flag and the value, 
     ],
     [
       ["echo", "a", "b"],
-      "too many arguments: a b (quote a text with spaces)",
+      'Too many arguments: a b (quote a text with spaces: "a b")',
     ],
     [
       ["greet", "a", "b"],
-      "too many arguments: a b (quote a text with spaces)",
+      'Too many arguments: a b (quote a text with spaces: "a b")',
     ],
+    [["-x"], "Unknown option: -x"],
+    [["--no-tls"], "Unknown option: --no-tls"],
     [["echo", "--url", "http://x/"], "--url does not apply to echo"],
   ];
   await inBatches(cases, async ([args, message]) => {

@@ -1,6 +1,11 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { startEchoServer } from "../mod.ts";
-import { type Finished, runDeno } from "./_helpers.ts";
+import {
+  denoRunArgs,
+  type Finished,
+  projectPath,
+  runDeno,
+} from "./_helpers.ts";
 import { freePort, LOOPBACK, SeedServer } from "./_echo_helpers.ts";
 
 function client(
@@ -32,20 +37,21 @@ Deno.test("client.ts sends a message, the default one, or stdin, and prints the 
     client(["echo", "--hostname", LOOPBACK, "--port", port]),
     client(["--port", port], { stdin: "dari stdin\n" }),
   ]);
+  // Piped, the reply comes out exactly as it came: no newline added.
   assertEquals(given, {
     code: 0,
     signal: null,
-    stdout: "Halo dunia!\n",
+    stdout: "Halo dunia!",
     stderr: "",
   });
-  assertEquals(byDefault.stdout, "Halo server!\n");
+  assertEquals(byDefault.stdout, "Halo server!");
   assertEquals(piped.stdout, "dari stdin\n");
 });
 
 Deno.test("client.ts talks to the seed's Python server", async () => {
   await using python = await SeedServer.start();
   const result = await client(["--port", String(python.port)]);
-  assertEquals(result.stdout, "Pesan diterima server\n");
+  assertEquals(result.stdout, "Pesan diterima server");
   assertEquals(result.code, 0, result.stderr);
 });
 
@@ -67,10 +73,10 @@ Deno.test("client.ts greet fetches the plain-text greeting", async () => {
   assertEquals(named, {
     code: 0,
     signal: null,
-    stdout: "Hello, Budi!\n",
+    stdout: "Hello, Budi!",
     stderr: "",
   });
-  assertEquals(unnamed.stdout, "Hello, world!\n");
+  assertEquals(unnamed.stdout, "Hello, world!");
   assertEquals(
     requests.map((request) => request.accept),
     ["text/plain", "text/plain"],
@@ -88,8 +94,17 @@ Deno.test("client.ts reports a refused connection or a timeout in one line, exit
     client(["--port", String(listener.addr.port), "--timeout", "300"]),
   ]);
   (await accepted).close();
-  assertOneLineError(echo, 1, `${LOOPBACK}:${port}`, "server.ts");
-  assertOneLineError(greet, 1, `${LOOPBACK}:${port}`, "server.ts");
+  const hint = "(is the server running? start it with deno run -N server.ts)";
+  assertEquals(
+    echo.stderr,
+    `client.ts: Cannot connect to ${LOOPBACK}:${port}: connection refused ${hint}\n`,
+  );
+  assertEquals(
+    greet.stderr,
+    `client.ts: Cannot connect to ${LOOPBACK}:${port}: connection refused ${hint}\n`,
+  );
+  assertOneLineError(echo, 1);
+  assertOneLineError(greet, 1);
   assertOneLineError(slow, 1, `${LOOPBACK}:${listener.addr.port}`, "300 ms");
 });
 
@@ -99,14 +114,16 @@ Deno.test("client.ts rejects bad flags and unknown commands with the usage, exit
     client(["--port", "99999"]),
     client(["--timeout", "soon"]),
     client(["hello", "there"]),
+    client(["--port", "0", "x"]),
     client(["greet", "--port", "8000"]),
     client(["greet", "--url", "ftp://example.com/"]),
   ]);
   const messages = [
-    "unknown option: --bogus",
-    "--port must be a whole number from 0 to 65535",
+    "Unknown option: --bogus",
+    "--port must be a whole number from 1 to 65535",
     "--timeout must be a whole number",
-    "unknown command: hello",
+    'Too many arguments: hello there (quote a text with spaces: "hello there")',
+    '--port must be a whole number from 1 to 65535, got "0"',
     "--port does not apply to greet",
     "--url must be an http or https URL",
   ];
@@ -118,15 +135,139 @@ Deno.test("client.ts rejects bad flags and unknown commands with the usage, exit
   });
 });
 
-Deno.test("client.ts --help prints the usage, exit 0", async () => {
-  const result = await client(["--help"]);
-  assertEquals(result.code, 0, result.stderr);
-  assert(result.stdout.startsWith("Usage:"));
-  assertStringIncludes(result.stdout, "greet");
-  assertEquals(result.stderr, "");
+Deno.test("client.ts --help/-h prints the usage, --version/-V the version, exit 0", async () => {
+  const config = JSON.parse(await Deno.readTextFile(projectPath("deno.json")));
+  const [help, h, version, v] = await Promise.all([
+    client(["--help"]),
+    client(["-h"]),
+    client(["--version"]),
+    client(["-V"]),
+  ]);
+  assertEquals(help.code, 0, help.stderr);
+  assert(help.stdout.startsWith("Usage:"));
+  assertStringIncludes(help.stdout, "greet");
+  assertStringIncludes(help.stdout, "-p, --port PORT");
+  assertEquals(help.stderr, "");
+  assertEquals(h, help);
+  assertEquals(version, {
+    code: 0,
+    signal: null,
+    stdout: `${config.name} ${config.version}\n`,
+    stderr: "",
+  });
+  assertEquals(v, version);
 });
 
-Deno.test("client.ts without -N says to pass it, exit 1", async () => {
-  const result = await runDeno([], "client.ts", ["--port", "12345"]);
-  assertOneLineError(result, 1, "deno run -N client.ts");
+Deno.test("client.ts -p is --port", async () => {
+  await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  const result = await client(["-p", String(server.addr.port), "pendek"]);
+  assertEquals([result.code, result.stdout, result.stderr], [0, "pendek", ""]);
+});
+
+Deno.test("client.ts without -N names the address to allow, exit 1", async () => {
+  const [echo, greet] = await Promise.all([
+    runDeno([], "client.ts", ["--port", "12345"]),
+    runDeno([], "client.ts", ["greet"]),
+  ]);
+  assertOneLineError(
+    echo,
+    1,
+    "Cannot connect to 127.0.0.1:12345: network permission is missing: run with -N or --allow-net=127.0.0.1:12345",
+  );
+  assertOneLineError(
+    greet,
+    1,
+    "Cannot connect to localhost:8000: network permission is missing: run with -N or --allow-net=localhost:8000",
+  );
+});
+
+Deno.test("client.ts runs with network permission for the server's address only", async () => {
+  await using echoServer = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  await using httpServer = Deno.serve(
+    { hostname: LOOPBACK, port: 0, onListen() {} },
+    () => new Response("Hello, world!"),
+  );
+  const echoPort = echoServer.addr.port;
+  const httpPort = httpServer.addr.port;
+  const [hostOnly, hostAndPort, greet] = await Promise.all([
+    runDeno([`--allow-net=${LOOPBACK}`], "client.ts", [
+      "-p",
+      String(echoPort),
+      "a",
+    ]),
+    runDeno([`--allow-net=${LOOPBACK}:${echoPort}`], "client.ts", [
+      "-p",
+      String(echoPort),
+      "b",
+    ]),
+    runDeno([`--allow-net=${LOOPBACK}:${httpPort}`], "client.ts", [
+      "greet",
+      "--url",
+      `http://${LOOPBACK}:${httpPort}/`,
+    ]),
+  ]);
+  assertEquals([hostOnly.code, hostOnly.stdout, hostOnly.stderr], [0, "a", ""]);
+  assertEquals([hostAndPort.code, hostAndPort.stdout], [0, "b"]);
+  assertEquals([greet.code, greet.stdout, greet.stderr], [
+    0,
+    "Hello, world!",
+    "",
+  ]);
+});
+
+/** Runs client.ts with raw bytes on stdin; stdout comes back as bytes. */
+async function clientBytes(
+  args: string[],
+  input: Uint8Array,
+): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(["-N"], "client.ts", args),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(input);
+  await writer.close();
+  const output = await child.output();
+  return {
+    code: output.code,
+    stdout: output.stdout,
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+Deno.test("client.ts writes a binary reply unchanged when stdout is not a terminal", async () => {
+  await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  const port = String(server.addr.port);
+  // Not UTF-8: decoding would turn these into U+FFFD and add a newline.
+  const binary = new Uint8Array([0xff, 0xfe, 0x41]);
+  const every = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const [small, all] = await Promise.all([
+    clientBytes(["--port", port], binary),
+    clientBytes(["--port", port], every),
+  ]);
+  assertEquals([small.code, small.stderr], [0, ""]);
+  assertEquals(small.stdout, binary);
+  assertEquals([all.code, all.stderr], [0, ""]);
+  assertEquals(all.stdout, every);
+});
+
+Deno.test("client.ts whose stdout reader has gone ends quietly, as SIGPIPE would", async () => {
+  await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(["-N"], "client.ts", [
+      "--port",
+      String(server.addr.port),
+      "x".repeat(100_000),
+    ]),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // As `client.ts x | head -c 0`: the reader is gone before the reply.
+  await child.stdout.cancel();
+  const stderr = await new Response(child.stderr).text();
+  const status = await child.status;
+  assertEquals([status.code, stderr], [141, ""]);
 });

@@ -6,8 +6,14 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { sendMessage } from "../mod.ts";
-import { projectPath, runDeno, Spawned } from "./_helpers.ts";
-import { resetClients, runSeedClient, waitUntil } from "./_echo_helpers.ts";
+import { denoRunArgs, projectPath, runDeno, Spawned } from "./_helpers.ts";
+import {
+  delay,
+  freePort,
+  resetClients,
+  runSeedClient,
+  waitUntil,
+} from "./_echo_helpers.ts";
 
 const LOOPBACK = ["--hostname", "127.0.0.1"];
 const HTTP_LINE = /listening on http:\/\/127\.0\.0\.1:(\d+)\//;
@@ -228,10 +234,225 @@ Deno.test("server.ts stops the HTTP half when the TCP port is taken", async () =
   assertStringIncludes(result.stderr, "is already in use");
 });
 
-Deno.test("server.ts without -N says to pass -N, exit 1", async () => {
+Deno.test("server.ts without -N names the addresses to allow, exit 1", async () => {
   const result = await runDeno([], "server.ts", ["--http-port", "0"]);
   assertEquals(result.code, 1);
-  assertOneLineError(result.stderr);
-  assertStringIncludes(result.stderr, "deno run -N server.ts");
-  assert(result.stderr.trim().split("\n").length === 1, result.stderr);
+  assertEquals(
+    result.stderr,
+    "server.ts: Cannot listen on 0.0.0.0:0 and 0.0.0.0:12345: network permission is missing: run with -N or --allow-net=0.0.0.0:0,0.0.0.0:12345\n",
+  );
+});
+
+Deno.test("server.ts runs with network permission for its own addresses only", async () => {
+  // The host alone: any port, 0 included.
+  {
+    await using server = new Spawned([`--allow-net=127.0.0.1`], "server.ts", [
+      ...LOOPBACK,
+      "--http-port",
+      "0",
+      "--echo-port",
+      "0",
+    ]);
+    const httpPort = port(await server.waitFor(HTTP_LINE));
+    const tcpPort = port(await server.waitFor(TCP_LINE));
+    assertEquals(
+      await (await fetch(`http://127.0.0.1:${httpPort}/`)).text(),
+      "Hello, world!",
+    );
+    assertEquals(await sendMessage("sempit", { port: tcpPort }), "sempit");
+    assertEquals((await server.stop()).code, 0);
+  }
+  // Exactly the two addresses.
+  const [httpPort, tcpPort] = [freePort(), freePort()];
+  const both = `--allow-net=127.0.0.1:${httpPort},127.0.0.1:${tcpPort}`;
+  const args = [
+    ...LOOPBACK,
+    "--http-port",
+    String(httpPort),
+    "--echo-port",
+    String(tcpPort),
+  ];
+  {
+    await using server = new Spawned([both], "server.ts", args);
+    await server.waitFor(TCP_LINE);
+    assertEquals(await sendMessage("tepat", { port: tcpPort }), "tepat");
+    assertEquals((await server.stop()).code, 0);
+  }
+  // One of them missing: named, with the grant that would do.
+  const missing = await runDeno(
+    [`--allow-net=127.0.0.1:${httpPort}`],
+    "server.ts",
+    args,
+  );
+  assertEquals(missing.code, 1);
+  assertEquals(
+    missing.stderr,
+    `server.ts: Cannot listen on 127.0.0.1:${tcpPort}: network permission is missing: run with -N or --allow-net=127.0.0.1:${tcpPort}\n`,
+  );
+  assertEquals(missing.stdout, "");
+});
+
+Deno.test("server.ts -h is --help and -V is --version; there is no -p", async () => {
+  const [help, h, version, v, p] = await Promise.all([
+    runDeno([], "server.ts", ["--help"]),
+    runDeno([], "server.ts", ["-h"]),
+    runDeno([], "server.ts", ["--version"]),
+    runDeno([], "server.ts", ["-V"]),
+    runDeno([], "server.ts", ["-p", "8000"]),
+  ]);
+  assertEquals(h, help);
+  assertStringIncludes(help.stdout, "-h, --help");
+  assertStringIncludes(help.stdout, "-V, --version");
+  assertEquals(v, version);
+  assertEquals(version.code, 0);
+  assertEquals(p.code, 2);
+  assert(p.stderr.startsWith("server.ts: Unknown option: -p\n"), p.stderr);
+});
+
+/**
+ * server.ts with its stdout and stderr left to the test: to read, to leave
+ * unread (a log reader that stalls) or to close (one that went away).
+ */
+class RawServer implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  stdout = "";
+  readonly #stdout: ReadableStreamDefaultReader<string>;
+  readonly #collecting: Promise<void>;
+
+  constructor(args: string[]) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: denoRunArgs(["-N"], "server.ts", [...LOOPBACK, ...args]),
+      cwd: projectPath("."),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = this.child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    this.#stdout = reader;
+    this.#collecting = (async () => {
+      while (true) {
+        const { done, value } = await reader.read().catch(() => ({
+          done: true,
+          value: undefined,
+        }));
+        if (done) return;
+        this.stdout += value;
+      }
+    })();
+  }
+
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    await waitUntil(
+      () => pattern.test(this.stdout),
+      `${pattern} on stdout; so far: ${this.stdout}`,
+      15_000,
+    );
+    return this.stdout.match(pattern)!;
+  }
+
+  /** Closes the read end of the server's stdout, as `| head -c 0` would. */
+  async closeStdout(): Promise<void> {
+    await this.#stdout.cancel();
+    await this.#collecting;
+  }
+
+  async stop(signal: Deno.Signal): Promise<Deno.CommandStatus> {
+    this.child.kill(signal);
+    const status = await this.child.status;
+    await this.#collecting;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await this.child.status;
+    await this.#stdout.cancel();
+    await this.#collecting;
+    if (!this.child.stderr.locked) await this.child.stderr.cancel();
+  }
+}
+
+Deno.test("server.ts keeps serving when its stderr is closed, says so once on stdout, exits 0", async () => {
+  await using server = new RawServer(["--http-port", "0", "--echo-port", "0"]);
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  const tcpPort = port(await server.waitFor(TCP_LINE));
+  // As `server.ts 2>&1 | head -n 2` once head has its two lines.
+  await server.child.stderr.cancel();
+  for (let i = 0; i < 3; i++) {
+    const response = await fetch(`http://127.0.0.1:${httpPort}/?name=Budi`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assertEquals(await response.text(), "Hello, Budi!");
+    assertEquals(await sendMessage("Halo", { port: tcpPort }), "Halo");
+    // Lets the log's write fail before the next requests.
+    await delay(50);
+  }
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  assertEquals(
+    server.stdout.match(/dropping log lines/g)?.length,
+    1,
+    server.stdout,
+  );
+  assertMatch(server.stdout, /^Server stopped \(6 log lines dropped\)\.$/m);
+});
+
+Deno.test("server.ts keeps serving with stdout and stderr both closed", async () => {
+  await using server = new RawServer(["--http-port", "0", "--echo-port", "0"]);
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  const tcpPort = port(await server.waitFor(TCP_LINE));
+  await server.closeStdout();
+  await server.child.stderr.cancel();
+  for (let i = 0; i < 2; i++) {
+    const response = await fetch(`http://127.0.0.1:${httpPort}/`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assertEquals(await response.text(), "Hello, world!");
+    assertEquals(await sendMessage("Halo", { port: tcpPort }), "Halo");
+    await delay(50);
+  }
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+});
+
+Deno.test("server.ts is not held up by a stderr nobody reads: it drops log lines past its backlog", async () => {
+  await using server = new RawServer(["--http-port", "0", "--no-echo"]);
+  const url = `http://127.0.0.1:${port(await server.waitFor(HTTP_LINE))}/`;
+  // About 270 bytes of log a request: more than a pipe holds (64 KiB) and
+  // the server's backlog (256 KiB) together. A server that blocked on stderr
+  // would stop answering after the first few hundred.
+  const name = "x".repeat(200);
+  const requests = 1_500;
+  let answered = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (answered < requests) {
+      answered++;
+      const response = await fetch(`${url}?name=${name}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+    }
+  }));
+  await waitUntil(
+    () => /dropping log lines/.test(server.stdout),
+    "the notice of dropped lines",
+  );
+  // Reading now lets the last writes through, and the server exit.
+  const stderr = new Response(server.child.stderr).text();
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  const lines = (await stderr).trimEnd().split("\n");
+  const dropped = Number(
+    server.stdout.match(/Server stopped \((\d+) log lines dropped\)/)?.[1],
+  );
+  assert(dropped > 0, server.stdout);
+  assertEquals(lines.length + dropped, requests);
+  // Whole lines only: nothing cut in the middle.
+  for (const line of lines) {
+    assertMatch(
+      line,
+      /^\S+Z 127\.0\.0\.1:\d+ GET \/\?name=x+… 200 \d+B [\d.]+ms$/,
+    );
+  }
 });

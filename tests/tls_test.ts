@@ -324,7 +324,8 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
     tlsPort,
     "Halo TLS",
   ]);
-  assertEquals([echo.code, echo.stdout, echo.stderr], [0, "Halo TLS\n", ""]);
+  // Piped, the reply's bytes exactly as they came.
+  assertEquals([echo.code, echo.stdout, echo.stderr], [0, "Halo TLS", ""]);
 
   const greet = await client([
     "greet",
@@ -336,9 +337,22 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
   ]);
   assertEquals([greet.code, greet.stdout, greet.stderr], [
     0,
-    "Hello, Budi!\n",
+    "Hello, Budi!",
     "",
   ]);
+
+  // Plain HTTP to the HTTPS port: a hint to use https://.
+  const greetPlain = await client([
+    "greet",
+    "--url",
+    `http://127.0.0.1:${httpsPort}/`,
+  ]);
+  assertEquals([greetPlain.code, greetPlain.stdout], [1, ""]);
+  assertOneLineError(greetPlain.stderr, "client.ts");
+  assertStringIncludes(
+    greetPlain.stderr,
+    `(the server speaks TLS: use https://127.0.0.1:${httpsPort}/)`,
+  );
 
   // Plain TCP on the TLS port: no echo, an error saying what to do.
   const plain = await client(["--port", tlsPort, "Halo TLS"]);
@@ -395,13 +409,13 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
       ["-N"],
       ["--cert", certs.certFile, "--key", certs.keyFile],
       1,
-      `reading --cert ${certs.certFile} needs read permission: pass -R or --allow-read=${certs.certFile}`,
+      `Cannot read --cert ${certs.certFile}: read permission is missing: run with -R or --allow-read=${certs.certFile}`,
     ],
     [
       ["-N", "-R"],
       ["--cert", `${certs.dir}/missing.pem`, "--key", certs.keyFile],
       1,
-      `--cert ${certs.dir}/missing.pem: no such file`,
+      `Cannot read --cert ${certs.dir}/missing.pem: no such file`,
     ],
     [
       ["-N", "-R"],
@@ -413,7 +427,7 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
       ["-N", "-R"],
       ["--cert", certs.certFile, "--key", certs.caKeyFile],
       1,
-      `cannot use --cert ${certs.certFile} with --key ${certs.caKeyFile}: `,
+      `Cannot use --cert ${certs.certFile} with --key ${certs.caKeyFile}: `,
     ],
   ];
   for (const [permissions, tls, code, message] of cases) {
@@ -441,7 +455,7 @@ Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable",
       ["-N"],
       ["--tls", "--ca", certs.caFile],
       1,
-      `reading --ca ${certs.caFile} needs read permission: pass -R or --allow-read=${certs.caFile}`,
+      `Cannot read --ca ${certs.caFile}: read permission is missing: run with -R or --allow-read=${certs.caFile}`,
     ],
     [
       ["-N", "-R"],
