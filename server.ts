@@ -419,21 +419,6 @@ async function main(args: string[]): Promise<void> {
 
   let http: Deno.HttpServer<Deno.NetAddr> | undefined;
   let echo: EchoServer | undefined;
-  try {
-    if (settings.httpPort !== undefined) {
-      http = startHttp(settings, settings.httpPort, tls);
-    }
-    if (settings.echoPort !== undefined) {
-      echo = startEcho(settings, settings.echoPort, tls);
-    }
-  } catch (error) {
-    // The other server may already listen; stop it before reporting.
-    await Promise.all([http?.shutdown(), echo?.shutdown()]);
-    throw error;
-  }
-  let httpOpen = http !== undefined;
-  const httpFinished = http?.finished.then(() => void (httpOpen = false));
-  const finished = Promise.all([httpFinished, echo?.finished]);
 
   // The first signal stops accepting and lets what is in flight finish; a
   // second one, or a stop still waiting after SHUTDOWN_LIMIT_MS, closes
@@ -475,13 +460,35 @@ async function main(args: string[]): Promise<void> {
   };
   const onSigint = () => stop("SIGINT");
   const onSigterm = () => stop("SIGTERM");
+  // Listening before the servers start: a signal sent as soon as the
+  // listening line appears must not find Deno's default (exit at once).
   Deno.addSignalListener("SIGINT", onSigint);
   Deno.addSignalListener("SIGTERM", onSigterm);
+  const removeSignalListeners = () => {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
+  };
+
+  try {
+    if (settings.httpPort !== undefined) {
+      http = startHttp(settings, settings.httpPort, tls);
+    }
+    if (settings.echoPort !== undefined) {
+      echo = startEcho(settings, settings.echoPort, tls);
+    }
+  } catch (error) {
+    removeSignalListeners();
+    // The other server may already listen; stop it before reporting.
+    await Promise.all([http?.shutdown(), echo?.shutdown()]);
+    throw error;
+  }
+  let httpOpen = http !== undefined;
+  const httpFinished = http?.finished.then(() => void (httpOpen = false));
+  const finished = Promise.all([httpFinished, echo?.finished]);
 
   await Promise.race([finished, forced.promise.then(() => echo?.finished)]);
   clearTimeout(giveUp);
-  Deno.removeSignalListener("SIGINT", onSigint);
-  Deno.removeSignalListener("SIGTERM", onSigterm);
+  removeSignalListeners();
   const flushed = await log.flush(1_000);
   console.log(
     `Server stopped${

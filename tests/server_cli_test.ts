@@ -456,3 +456,63 @@ Deno.test("server.ts is not held up by a stderr nobody reads: it drops log lines
     );
   }
 });
+
+Deno.test("server.ts stops gracefully on a signal sent as soon as it says it listens", async () => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    await using server = startServer(["--no-http", "--echo-port", "0"]);
+    await server.waitFor(TCP_LINE);
+    // Deno's default for a signal with no listener is to exit at once (130).
+    const status = await server.stop(signal);
+    assertEquals(status.code, 0, server.stdout);
+    assertStringIncludes(server.stdout, `${signal} received`);
+    assertStringIncludes(server.stdout, "Server stopped.");
+  }
+});
+
+Deno.test("server.ts: a second signal closes the echo connections still open, flushes the log and exits 128+signal", async () => {
+  await using server = startServer(["--no-http", "--echo-port", "0"]);
+  const tcpPort = port(await server.waitFor(TCP_LINE));
+  // A client that sends and never reads: the echo waits on it, in flight.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcpPort });
+  const sending = (async () => {
+    const chunk = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 256; i++) await conn.write(chunk);
+  })().catch(() => "cut");
+  await waitUntil(() => server.stdout.length > 0, "the listening line");
+  server.child.kill("SIGINT");
+  await server.waitFor(/SIGINT received/);
+  server.child.kill("SIGTERM");
+  const status = await server.finished();
+  assertEquals(await sending, "cut");
+  conn.close();
+
+  assertEquals(status.code, 143);
+  assertMatch(
+    server.stdout,
+    /SIGTERM received while finishing after SIGINT: closing every connection now\nServer stopped\.\n$/,
+  );
+  // The connection's log line was written before the exit.
+  assertMatch(server.stderr, /^\S+Z 127\.0\.0\.1:\d+ TCP shutdown in=\d+B/m);
+});
+
+Deno.test("server.ts: a second SIGINT ends a stop that an HTTP client holds up, exit 130", async () => {
+  await using server = startServer(["--http-port", "0", "--no-echo"]);
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  // A request whose body never finishes arriving holds Deno.serve's shutdown.
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: httpPort });
+  await conn.write(
+    new TextEncoder().encode(
+      "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nab",
+    ),
+  );
+  await delay(100);
+  server.child.kill("SIGINT");
+  await server.waitFor(/SIGINT received/);
+  server.child.kill("SIGINT");
+  const status = await server.finished();
+  assertEquals(status.code, 130);
+  assertMatch(
+    server.stdout,
+    /SIGINT received while finishing after SIGINT: closing every connection now\nServer stopped\.\n$/,
+  );
+});
