@@ -153,13 +153,29 @@ function parseCommand(args: string[]): Command {
 }
 
 /**
+ * The most standard input sent: its echo has to fit in the reply limit of
+ * `sendBytes` (1 MiB by default), and `yes | client.ts` must not fill memory.
+ */
+const MAX_INPUT_BYTES = 1024 * 1024;
+
+/**
  * Piped standard input, or `undefined` on a terminal or when empty (say
  * `< /dev/null`).
  */
 async function readStdin(): Promise<Uint8Array | undefined> {
   if (Deno.stdin.isTerminal()) return undefined;
-  const bytes = await new Response(Deno.stdin.readable).bytes();
-  return bytes.length > 0 ? bytes : undefined;
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    length += chunk.length;
+    if (length > MAX_INPUT_BYTES) {
+      throw new CliError(
+        `Cannot send standard input: it is longer than ${MAX_INPUT_BYTES} bytes, the most a reply can be`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return length > 0 ? await new Blob(chunks).bytes() : undefined;
 }
 
 /**

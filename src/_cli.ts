@@ -1,10 +1,9 @@
 // deno-lint-ignore-file no-console -- the programs' own code, which reports to the terminal
-// Helpers shared by the executables (server.ts, client.ts and the examples). Not part of the
-// published API: they turn bad command-line input into one clear line and an exit code, never a
-// stack trace. Each program calls `parseArgs` itself, so its flags keep their types; these are
-// the pieces every program needs around that call.
+// Helpers shared by the programs (server.ts, client.ts), not part of the library's API: they
+// turn bad command-line input into one clear line and an exit code, never a stack trace. Each
+// program calls `parseArgs` itself, so its flags keep their types; these are the pieces every
+// program needs around that call.
 
-import { parseArgs } from "@std/cli/parse-args";
 import { formatHostPort } from "./_net.ts";
 
 /** Exit code for bad command-line usage (unknown flag, bad value), as BSD's EX_USAGE-style 2. */
@@ -124,35 +123,6 @@ export function portFlag(
 }
 
 /**
- * Reads the command line of a program whose only settings are where it listens
- * or connects: `--port`, `--help`, and `--hostname` when `defaults.hostname`
- * is given (without it, the host is always 127.0.0.1, the IPv4 loopback the
- * teaching text's `localhost` sockets use). Anything else is a usage error.
- */
-export function parseAddressFlags(
-  args: string[],
-  defaults: { hostname?: string; port: number },
-): { hostname: string; port: number } | "help" {
-  const valued = defaults.hostname === undefined
-    ? ["port"]
-    : ["hostname", "port"];
-  const flags = parseArgs(joinFlagValues(args, valued), {
-    string: valued,
-    boolean: ["help"],
-    unknown: rejectUnknownFlag,
-  });
-  if (flags.help) return "help";
-  if (flags._.length > 0) {
-    throw usageError(`Unexpected argument: ${flags._[0]}`);
-  }
-  return {
-    hostname: stringFlag("hostname", flags.hostname) ?? defaults.hostname ??
-      "127.0.0.1",
-    port: portFlag("port", flags.port, { fallback: defaults.port }),
-  };
-}
-
-/**
  * Explains a failure to listen on `address` (a URL such as
  * `http://0.0.0.0:8000/`) in one line; an error it does not know is returned
  * as it is.
@@ -169,24 +139,6 @@ export function listenError(error: unknown, address: string): unknown {
     return new CliError(`Cannot listen on ${address}: ${error.message}`);
   }
   return error;
-}
-
-/**
- * Ensures network permission before anything starts. Deno would otherwise prompt (on a terminal)
- * or throw `NotCapable` deep inside a call (without one); this says what to do in one line.
- */
-export function requireNetPermission(program: string): void {
-  const state = Deno.permissions.querySync({ name: "net" }).state;
-  if (state === "granted") return;
-  if (
-    state === "prompt" && Deno.stdin.isTerminal() &&
-    Deno.permissions.requestSync({ name: "net" }).state === "granted"
-  ) {
-    return;
-  }
-  throw new CliError(
-    `network access is needed: run it as \`deno run -N ${program}\``,
-  );
 }
 
 /**

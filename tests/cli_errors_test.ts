@@ -3,9 +3,14 @@
 // clear line on stderr naming the problem, and no stack trace. Cases already in
 // server_cli_test.ts and client_cli_test.ts are not repeated here.
 
-import { assert, assertEquals, assertNotMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotMatch,
+  assertStringIncludes,
+} from "@std/assert";
 import { createGreetingHandler, startEchoServer } from "../mod.ts";
-import { type Finished, runDeno } from "./_helpers.ts";
+import { denoRunArgs, type Finished, runDeno } from "./_helpers.ts";
 import { LOOPBACK } from "./_echo_helpers.ts";
 
 type Program = "server.ts" | "client.ts";
@@ -280,6 +285,20 @@ Deno.test("client.ts greet: an error status, a timeout, exit 1 with one line", a
 });
 
 Deno.test("client.ts: a reply over the 1 MiB limit, exit 1 with one line", async () => {
+  await using server = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    reply: () => "x".repeat(1024 * 1024 + 1),
+  });
+  const result = await run("client.ts", ["--port", String(server.addr.port)]);
+  assertFailure(
+    result,
+    "client.ts",
+    `Cannot read the reply from ${LOOPBACK}:${server.addr.port}: it is longer than 1048576 bytes`,
+  );
+});
+
+Deno.test("client.ts: standard input over 1 MiB is refused before anything is sent, even if it never ends", async () => {
   await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
   const result = await run("client.ts", ["--port", String(server.addr.port)], {
     stdin: "x".repeat(1024 * 1024 + 1),
@@ -287,6 +306,33 @@ Deno.test("client.ts: a reply over the 1 MiB limit, exit 1 with one line", async
   assertFailure(
     result,
     "client.ts",
-    `Cannot read the reply from ${LOOPBACK}:${server.addr.port}: it is longer than 1048576 bytes`,
+    "Cannot send standard input: it is longer than 1048576 bytes, the most a reply can be",
+  );
+  assertEquals(server.stats.bytesIn, 0);
+
+  // As `yes | client.ts`: stdin that never ends.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(["-N"], "client.ts", [
+      "--port",
+      String(server.addr.port),
+    ]),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const feeding = (async () => {
+    const chunk = new TextEncoder().encode("y\n".repeat(32 * 1024));
+    // Bounded: 64 MiB at most, far past the limit.
+    for (let i = 0; i < 1024; i++) await writer.write(chunk);
+  })().catch(() => "stopped");
+  const fed = await feeding;
+  await writer.close().catch(() => {});
+  const output = await child.output();
+  assertEquals(fed, "stopped");
+  assertEquals(output.code, 1);
+  assertStringIncludes(
+    new TextDecoder().decode(output.stderr),
+    "Cannot send standard input: it is longer than 1048576 bytes",
   );
 });
