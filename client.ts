@@ -36,24 +36,24 @@ const DEFAULT_URL = "http://localhost:8000/";
 const EXIT_BROKEN_PIPE = 141;
 
 const USAGE = `Usage:
-  deno run -N ${CLIENT} [echo] [MESSAGE] [--hostname HOST] [--port PORT]
-                        [--tls [--ca FILE]]
-  deno run -N ${CLIENT} greet [NAME] [--url URL [--ca FILE]]
+  deno run -N ${CLIENT} [echo] [MESSAGE] [options]
+  deno run -N ${CLIENT} greet [NAME] [options]
 
 Commands:
   echo     send MESSAGE to the TCP server and print its reply (the default).
-           Without MESSAGE, sends standard input when it is piped and not
-           empty, else "${DEFAULT_MESSAGE}". Quote a MESSAGE with spaces.
+           Without MESSAGE, sends standard input (up to 1 MiB) when it is
+           piped and not empty, else "${DEFAULT_MESSAGE}". Quote a MESSAGE
+           with spaces.
            On a terminal the reply is printed as a line of text; piped or
            redirected, its bytes are written exactly as they came (as nc).
   greet    ask the HTTP server to greet NAME and print the greeting
 
 Options:
-  --hostname HOST   TCP server host (default 127.0.0.1)
-  -p, --port PORT   TCP server port, 1 to 65535 (default 12345)
-  --url URL         HTTP server URL for greet (default ${DEFAULT_URL});
+  --hostname HOST   echo: TCP server host (default 127.0.0.1)
+  -p, --port PORT   echo: TCP server port, 1 to 65535 (default 12345)
+  --url URL         greet: HTTP server URL (default ${DEFAULT_URL});
                     https:// for ${SERVER} --cert/--key
-  --tls             echo over TLS, to ${SERVER} --cert/--key
+  --tls             echo: over TLS, to ${SERVER} --cert/--key
   --ca FILE         also trust the CA certificate (PEM) in FILE, for --tls or
                     an https URL: a self-signed or private-CA server needs it.
                     Reading it needs -R (or --allow-read=FILE)
@@ -175,7 +175,14 @@ async function readStdin(): Promise<Uint8Array | undefined> {
     }
     chunks.push(chunk);
   }
-  return length > 0 ? await new Blob(chunks).bytes() : undefined;
+  if (length === 0) return undefined;
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }
 
 /**

@@ -260,7 +260,7 @@ class StderrLog {
   line(text: string): void {
     if (this.#broken) return this.#drop(1);
     if (this.#pendingChars + text.length > LOG_BACKLOG_CHARS) {
-      return this.#drop(1, "stderr is not being read fast enough");
+      return this.#drop(1, "The log is not read as fast as it is written");
     }
     this.#pending.push(text);
     this.#pendingChars += text.length + 1;
@@ -305,7 +305,7 @@ class StderrLog {
         if (!(error instanceof Deno.errors.WouldBlock)) this.#broken = true;
         this.#drop(
           lines.length,
-          `cannot write to stderr: ${describeError(error)}`,
+          `Cannot write the log to stderr: ${describeError(error)}`,
         );
         if (this.#broken) this.#drop(this.#pending.splice(0).length);
       }
@@ -313,7 +313,7 @@ class StderrLog {
     this.#writing = undefined;
   }
 
-  /** `reason` is given with the first drop of each kind. */
+  /** `reason` says why, for the notice at the first drop. */
   #drop(count: number, reason?: string): void {
     if (this.dropped === 0 && reason !== undefined) this.#onFirstDrop(reason);
     this.dropped += count;
@@ -321,7 +321,9 @@ class StderrLog {
 }
 
 const log = new StderrLog((reason) =>
-  console.log(`${PROGRAM}: ${reason}; dropping log lines from now on`)
+  console.log(
+    `${PROGRAM}: ${reason}; dropping log lines (counted when the server stops)`,
+  )
 );
 
 /** Prints a message of the program's own on stderr, in order with the log. */
