@@ -158,10 +158,25 @@ Deno.test("client.ts --help/-h prints the usage, --version/-V the version, exit 
   assertEquals(v, version);
 });
 
-Deno.test("client.ts -p is --port", async () => {
+Deno.test("client.ts -p is --port; given twice, the last one counts", async () => {
   await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
-  const result = await client(["-p", String(server.addr.port), "pendek"]);
-  assertEquals([result.code, result.stdout, result.stderr], [0, "pendek", ""]);
+  const port = String(server.addr.port);
+  const [short, twice] = await Promise.all([
+    client(["-p", port, "pendek"]),
+    client([
+      "--port",
+      "1",
+      "-p",
+      port,
+      "--hostname",
+      "x",
+      "--hostname",
+      LOOPBACK,
+      "dua",
+    ]),
+  ]);
+  assertEquals([short.code, short.stdout, short.stderr], [0, "pendek", ""]);
+  assertEquals([twice.code, twice.stdout, twice.stderr], [0, "dua", ""]);
 });
 
 Deno.test("client.ts without -N names the address to allow, exit 1", async () => {
