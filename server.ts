@@ -429,20 +429,19 @@ async function main(args: string[]): Promise<void> {
   let giveUp: ReturnType<typeof setTimeout> | undefined;
   const forced = Promise.withResolvers<void>();
   let forcing = false;
-  const force = (message: string, exitCode: number) => {
+  const force = (exitCode: number) => {
     if (forcing) return;
     forcing = true;
     Deno.exitCode = exitCode;
-    console.log(`${message}: closing every connection now`);
     forced.resolve();
     void echo?.close();
   };
   const stop = (signal: keyof typeof FORCED_EXIT) => {
     if (firstSignal !== undefined) {
-      force(
-        `${signal} received while finishing after ${firstSignal}`,
-        FORCED_EXIT[signal],
+      console.log(
+        `${signal} received while finishing after ${firstSignal}: closing every connection now`,
       );
+      force(FORCED_EXIT[signal]);
       return;
     }
     firstSignal = signal;
@@ -451,14 +450,12 @@ async function main(args: string[]): Promise<void> {
     );
     void http?.shutdown();
     void echo?.shutdown();
-    giveUp = setTimeout(
-      () =>
-        force(
-          `Still in flight after ${SHUTDOWN_LIMIT_MS} ms`,
-          EXIT_FAILURE,
-        ),
-      SHUTDOWN_LIMIT_MS,
-    );
+    giveUp = setTimeout(() => {
+      warn(
+        `Connections still open after ${SHUTDOWN_LIMIT_MS} ms: closing them now`,
+      );
+      force(EXIT_FAILURE);
+    }, SHUTDOWN_LIMIT_MS);
   };
   const onSigint = () => stop("SIGINT");
   const onSigterm = () => stop("SIGTERM");

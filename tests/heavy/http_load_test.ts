@@ -199,7 +199,7 @@ Deno.test("server.ts on SIGTERM gives up on a request that never completes after
   assertStringIncludes(server.stdout, "SIGTERM received");
   assertEquals(
     server.stderr.trimEnd().split("\n").at(-1),
-    "server.ts: requests still in flight after 6000 ms, exiting",
+    "server.ts: Connections still open after 6000 ms: closing them now",
   );
   assertEquals(await within(stuck.nextEvent(), 2_000), "closed");
 });
