@@ -1,8 +1,11 @@
 /**
- * The client: `deno run -N client.ts [echo] [MESSAGE]` sends a message to the
- * TCP echo server and prints the reply; `deno run -N client.ts greet [NAME]`
- * fetches the HTTP greeting. `--tls` (echo) or an https `--url` (greet), with
- * `--ca FILE` for a private CA, talk to `server.ts --cert FILE --key FILE`.
+ * The client program, run from JSR as
+ * `deno run -N jsr:@learn/server-client/client [echo] [MESSAGE]` or from a
+ * clone as `deno run -N client.ts [echo] [MESSAGE]`: sends a message to the
+ * TCP echo server and prints the reply; with `greet [NAME]` it fetches the
+ * HTTP greeting. `--tls` (echo) or an https `--url` (greet), with `--ca FILE`
+ * for a private CA, talk to the server run with `--cert FILE --key FILE`.
+ * `--help` lists the options.
  *
  * @module
  */
@@ -13,6 +16,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import {
   CliError,
   describeError,
+  hostFlag,
   integerFlag,
   joinFlagValues,
   portFlag,
@@ -144,7 +148,7 @@ function parseCommand(args: string[]): Command {
   return {
     kind: "echo",
     message: words[0],
-    hostname: stringFlag("hostname", flags.hostname) ?? "127.0.0.1",
+    hostname: hostFlag("hostname", flags.hostname, "127.0.0.1"),
     port: portFlag("port", flags.port, { fallback: 12345, connect: true }),
     timeout,
     tls: flags.tls,

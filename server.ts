@@ -1,9 +1,12 @@
 /**
- * The server program: `deno run -N server.ts [options]`.
+ * The server program, run from JSR as
+ * `deno run -N jsr:@learn/server-client/server [options]` or from a clone as
+ * `deno run -N server.ts [options]` (`--help` lists the options).
  *
  * Serves {@linkcode createGreetingHandler} over HTTP (port 8000) and
  * {@linkcode startEchoServer} over TCP (port 12345) until SIGINT or SIGTERM,
- * then stops accepting, finishes what is in flight and exits 0. With
+ * then stops accepting, finishes what is in flight and exits 0; a second
+ * signal closes every connection at once (exit 130 or 143). With
  * `--cert FILE --key FILE` (and `-R` to read them), both speak TLS instead.
  *
  * @module
@@ -21,6 +24,7 @@ import {
   CliError,
   describeError,
   EXIT_FAILURE,
+  hostFlag,
   integerFlag,
   joinFlagValues,
   listenError,
@@ -156,7 +160,7 @@ function parseSettings(
     );
   }
   return {
-    hostname: stringFlag("hostname", flags.hostname) ?? "0.0.0.0",
+    hostname: hostFlag("hostname", flags.hostname, "0.0.0.0"),
     httpPort: flags.http
       ? portFlag("http-port", flags["http-port"], { fallback: 8000 })
       : undefined,

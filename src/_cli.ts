@@ -86,6 +86,24 @@ export function stringFlag(
   return value;
 }
 
+/**
+ * Reads a host name or IP address flag. What no URL could hold (`a b`,
+ * `999.1.1.1`) is a usage error here rather than a failure deep in Deno.
+ */
+export function hostFlag(
+  name: string,
+  value: string | undefined,
+  fallback: string,
+): string {
+  const host = stringFlag(name, value) ?? fallback;
+  if (URL.parse(`http://${formatHostPort(host, 1)}/`) === null) {
+    throw usageError(
+      `--${name} must be a host name or IP address, got "${host}"`,
+    );
+  }
+  return host;
+}
+
 /** Parses a whole number in `[min, max]` from a flag value, or throws a usage error. */
 export function integerFlag(
   name: string,
@@ -231,13 +249,26 @@ export async function runMain(
     await main();
   } catch (error) {
     if (error instanceof CliError) {
-      console.error(`${program}: ${error.message}`);
+      console.error(`${program}: ${cut(error.message)}`);
       if (error.showUsage) console.error(`\n${usage}`);
       Deno.exit(error.exitCode);
     }
-    console.error(`${program}: ${describeError(error)}`);
+    console.error(`${program}: ${cut(describeError(error))}`);
     Deno.exit(EXIT_FAILURE);
   }
+}
+
+/**
+ * The most of a message printed: a message can quote what the user gave or
+ * what a URL held (`greet` with a 60,000-character name), and one line should
+ * stay readable.
+ */
+const MAX_MESSAGE = 1000;
+
+function cut(message: string): string {
+  if (message.length <= MAX_MESSAGE) return message;
+  // Whole code points, so a surrogate pair is never split.
+  return `${[...message.slice(0, MAX_MESSAGE + 1)].slice(0, -1).join("")}…`;
 }
 
 /** One line describing an error, without its stack. */

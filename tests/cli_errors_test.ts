@@ -11,7 +11,7 @@ import {
 } from "@std/assert";
 import { createGreetingHandler, startEchoServer } from "../mod.ts";
 import { denoRunArgs, type Finished, runDeno } from "./_helpers.ts";
-import { LOOPBACK } from "./_echo_helpers.ts";
+import { freePort, LOOPBACK } from "./_echo_helpers.ts";
 
 type Program = "server.ts" | "client.ts";
 
@@ -98,6 +98,14 @@ Deno.test("server.ts: every flag with a bad value names the flag and the value, 
       '--idle-timeout must be a whole number from 0 to 86400000, got "1.5"',
     ],
     [["--http-port", ""], "--http-port needs a value"],
+    [
+      ["--hostname", "a b"],
+      '--hostname must be a host name or IP address, got "a b"',
+    ],
+    [
+      ["--hostname", "999.1.1.1"],
+      '--hostname must be a host name or IP address, got "999.1.1.1"',
+    ],
     [
       ["--echo-port", "99999999999999999999"],
       '--echo-port must be a whole number from 0 to 65535, got "99999999999999999999"',
@@ -237,6 +245,10 @@ Deno.test("client.ts: every flag with a bad value names the flag and the value, 
     ],
     [["-x"], "Unknown option: -x"],
     [["--no-tls"], "Unknown option: --no-tls"],
+    [
+      ["--hostname", "a b"],
+      '--hostname must be a host name or IP address, got "a b"',
+    ],
     [["echo", "--url", "http://x/"], "--url does not apply to echo"],
   ];
   await inBatches(cases, async ([args, message]) => {
@@ -282,6 +294,19 @@ Deno.test("client.ts greet: an error status, a timeout, exit 1 with one line", a
     "longer than 256 characters",
   );
   assertFailure(slow, "client.ts", `${LOOPBACK}:${silent.addr.port}`, "300 ms");
+});
+
+Deno.test("client.ts greet: a name too long for a URL, exit 1 with one readable line", async () => {
+  // fetch takes no URL over 64 KiB, and quotes the whole URL in its error.
+  const port = freePort();
+  const result = await run("client.ts", [
+    "greet",
+    "n".repeat(70_000),
+    "--url",
+    `http://${LOOPBACK}:${port}/`,
+  ]);
+  assertFailure(result, "client.ts", `Cannot reach ${LOOPBACK}:${port}: `, "…");
+  assert(result.stderr.length < 1100, `${result.stderr.length} characters`);
 });
 
 Deno.test("client.ts: a reply over the 1 MiB limit, exit 1 with one line", async () => {
