@@ -341,11 +341,6 @@ async function main(args: string[]): Promise<void> {
     if (command.tls && error instanceof Deno.errors.InvalidData) {
       throw new CliError(error.message + tlsHint(error.message, caCert?.file));
     }
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new CliError(
-        `${error.message} (is the server running? start it with \`deno run -N server.ts\`)`,
-      );
-    }
     throw error;
   }
   if (!command.tls && isTlsAlert(reply) && !isSame(reply, message)) {
