@@ -147,10 +147,14 @@ export function portFlag(
  */
 export function listenError(error: unknown, address: string): unknown {
   if (error instanceof Deno.errors.AddrInUse) {
-    return new CliError(`${address} is already in use; pick another port`);
+    return new CliError(
+      `Cannot listen on ${address}: the address is already in use; pick another port`,
+    );
   }
   if (error instanceof Deno.errors.AddrNotAvailable) {
-    return new CliError(`${address} is not an address of this machine`);
+    return new CliError(
+      `Cannot listen on ${address}: it is not an address of this machine`,
+    );
   }
   if (error instanceof Error && error.constructor === Error) {
     // A host name that does not resolve; Deno's message does not name it.
