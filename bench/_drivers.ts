@@ -1,9 +1,10 @@
-// The load generators of bench/load.ts: wrk for HTTP, and in-process TCP
-// clients for the one-shot, streaming and idle-memory cases. Every reply is
-// checked, so a server that answers wrongly fails the run instead of winning.
+// The load generators of bench/load.ts: wrk for HTTP, in-process TCP clients
+// for the one-shot, single-stream and idle-memory cases, and a native client
+// (bench/native/echo_load.c) for the 64-stream case. Every reply is checked,
+// so a server that answers wrongly fails the run instead of winning.
 
 import { writeAll } from "../src/_net.ts";
-import { delay, LOOPBACK as HOST } from "../_tools/subprocess.ts";
+import { delay, LOOPBACK as HOST, projectPath } from "../_tools/subprocess.ts";
 import { pinnedCommand } from "./_servers.ts";
 
 const encoder = new TextEncoder();
@@ -260,6 +261,85 @@ export async function runStreaming(
   const elapsed = (performance.now() - start) / 1000;
   const bytes = totals.reduce((a, b) => a + b, 0);
   return { bytes, megabytesPerSecond: bytes / elapsed / 1e6 };
+}
+
+/**
+ * Compiles bench/native/echo_load.c with the first of `cc` and `gcc` found,
+ * into a temporary folder (removed by the caller). Returns the program's path,
+ * or `undefined` where there is no C compiler.
+ */
+export async function buildNativeClient(dir: string): Promise<
+  string | undefined
+> {
+  const program = `${dir}/echo_load`;
+  for (const compiler of ["cc", "gcc"]) {
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command(compiler, {
+        args: ["-O2", "-o", program, projectPath("bench/native/echo_load.c")],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    // A compiler that is there but fails is a broken bench, not a missing tool.
+    if (!output.success) {
+      throw new Error(
+        `${compiler} could not build bench/native/echo_load.c:\n${
+          decoder.decode(output.stderr)
+        }`,
+      );
+    }
+    return program;
+  }
+  return undefined;
+}
+
+/**
+ * Streams through `connections` echo connections from the native client
+ * (`program`, from {@linkcode buildNativeClient}) pinned to `core`: each sends
+ * `bytes` of the pattern, half-closes and reads it all back, every byte
+ * checked. Runs it again until `seconds` have passed (at least once) and adds
+ * up bytes and time.
+ */
+export async function runNativeStreaming(
+  program: string,
+  port: number,
+  seconds: number,
+  connections: number,
+  bytes: number,
+  core: string | undefined,
+): Promise<StreamingResult> {
+  let total = 0;
+  let elapsed = 0;
+  do {
+    const [command, args] = pinnedCommand(core, program, [
+      HOST,
+      String(port),
+      String(connections),
+      String(bytes),
+      "120",
+    ]);
+    const output = await new Deno.Command(command, {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      throw new Error(
+        `the native echo client failed: ${decoder.decode(output.stderr)}`,
+      );
+    }
+    const result = JSON.parse(decoder.decode(output.stdout)) as {
+      bytes: number;
+      seconds: number;
+    };
+    total += result.bytes;
+    elapsed += result.seconds;
+  } while (elapsed < seconds);
+  return { bytes: total, megabytesPerSecond: total / elapsed / 1e6 };
 }
 
 /** Opens `count` echo connections, each after one round trip. */
