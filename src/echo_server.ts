@@ -971,9 +971,14 @@ class Server implements EchoServer {
             buffer = this.#largeBuffers.pop() ??
               new Uint8Array(LARGE_BUFFER_SIZE);
           }
-        } else if (n < buffer.length) {
-          // A short read drained the socket: the next read may wait a long
-          // time.
+        } else if (n <= SMALL_BUFFER_SIZE) {
+          // A read the small buffer would have held drained the socket: the
+          // next read may wait a long time. Any larger read keeps the large
+          // buffer: with many streams at once most reads come back a little
+          // short, and dropping to 2 KiB after each cost an extra small
+          // read and write per large one (about 10% of the throughput of
+          // 64 streams, bench/RESULTS.md). An idle connection can pin 64 KiB
+          // either way: one that sent exactly 2 KiB already does.
           this.#releaseBuffer(buffer);
           buffer = small;
         }
