@@ -161,6 +161,12 @@ const BARE_REPLY: ServerSpec = {
   args: [REPLY],
   stderr: "piped",
 };
+const BARE_REPLY_DRAIN: ServerSpec = {
+  label: "bare reply loop that also drains before closing",
+  script: "bench/bare_tcp_reply.ts",
+  args: [REPLY, "drain"],
+  stderr: "piped",
+};
 const LIB_ECHO: ServerSpec = {
   label: "server.ts echo --quiet",
   script: "server.ts",
@@ -374,7 +380,7 @@ async function runOneShotCase({ settings, samples, serverCore }: Run) {
   );
   const exchange = (port: number, seconds: number) =>
     runOneShot(port, seconds, CONCURRENCY, MESSAGE, REPLY);
-  const specs = [LIB_REPLY, BARE_REPLY];
+  const specs = [LIB_REPLY, BARE_REPLY, BARE_REPLY_DRAIN];
   await runRounds(settings, serverCore, specs, async (server) => {
     if (settings.warmupSeconds > 0) {
       await exchange(server.port, settings.warmupSeconds);
@@ -710,6 +716,25 @@ function checks(samples: Samples): Check[] {
       LIB_REPLY.label,
       BARE_REPLY.label,
       ["at most", 1.05],
+    ),
+    // What the drain before closing costs by itself, measured on bare Deno.
+    compare(
+      "TCP one-shot CPU/exchange: bare with drain vs bare (evidence)",
+      ONE_SHOT_CPU,
+      BARE_REPLY_DRAIN.label,
+      BARE_REPLY.label,
+    ),
+    compare(
+      "TCP one-shot p99: bare with drain vs bare (evidence)",
+      "TCP one-shot p99",
+      BARE_REPLY_DRAIN.label,
+      BARE_REPLY.label,
+    ),
+    compare(
+      "TCP one-shot CPU/exchange: server.ts vs bare with drain (lower is better)",
+      ONE_SHOT_CPU,
+      LIB_REPLY.label,
+      BARE_REPLY_DRAIN.label,
     ),
   );
   // Only the 64-stream case that ran (native or Deno client) has samples;

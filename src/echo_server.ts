@@ -703,6 +703,8 @@ class Server implements EchoServer {
   #bytesOut = 0;
   #stopping = false;
   #refed = true;
+  #lastText: string | undefined;
+  #lastBytes = new Uint8Array();
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #cancelGrace: (() => void) | undefined;
   #cancelBackoff: (() => void) | undefined;
@@ -1035,15 +1037,35 @@ class Server implements EchoServer {
         );
       }
     }
-    const out = typeof answer === "string" ? encoder.encode(answer) : answer;
-    await writeAll(conn, out);
+    const out = typeof answer === "string" ? this.#encode(answer) : answer;
+    // One write sends a usual reply whole; writeAll is for the rest of a
+    // longer one. (Each call of an async helper costs a promise per
+    // connection.)
+    const written = await conn.write(out);
+    if (written < out.length) await writeAll(conn, out.subarray(written));
     connection.bytesOut = out.length;
     this.#bytesOut += out.length;
     await conn.closeWrite();
+    // A client that ended its side before sending anything has nothing left
+    // to send: no reset is possible, nothing to wait for.
+    if (n === null) return "closed";
     connection.lingering = true;
     connection.lastActivity = performance.now();
-    await discardInput(conn, buffer, LINGER_LIMIT);
+    // Usually the first read already sees the client's end.
+    const more = await conn.read(buffer);
+    if (more !== null) await discardInput(conn, buffer, LINGER_LIMIT - more);
     return "closed";
+  }
+
+  // Most servers answer the same text every time (server.ts always does):
+  // encoding it once saves a copy per connection. The bytes are only ever
+  // written, never handed out, so sharing them is safe.
+  #encode(text: string): Uint8Array {
+    if (text !== this.#lastText) {
+      this.#lastBytes = encoder.encode(text);
+      this.#lastText = text;
+    }
+    return this.#lastBytes;
   }
 
   #closeIdle(): void {

@@ -465,6 +465,29 @@ Deno.test("startEchoServer() in reply mode answers one message and closes", asyn
   assertEquals(errors, []);
 });
 
+Deno.test("startEchoServer() in reply mode sends each connection its own answer, the same text or not, and answers a client that half-closed at once", async () => {
+  const { server, closed, errors } = startRecorded({
+    reply: (message) => message === "" ? "nothing?" : message.toUpperCase(),
+  });
+  await using _server = server;
+  const ask = async (message: string, halfClose: boolean) => {
+    using conn = await connectTo(server);
+    if (message !== "") await conn.write(encoder.encode(message));
+    if (halfClose) await conn.closeWrite();
+    return decoder.decode(await readAll(conn));
+  };
+  // The encoded answer is kept for the next connection while the text stays
+  // the same: a changed text must not get the old bytes, at any length.
+  for (const message of ["halo", "halo", "hai", "halo", "ok", "ok"]) {
+    assertEquals(await ask(message, false), message.toUpperCase());
+    assertEquals(await ask(message, true), message.toUpperCase());
+  }
+  assertEquals(await ask("", true), "nothing?");
+  await waitUntil(() => closed.length === 13, "every connection to close");
+  assertEquals(closed.map((info) => info.reason), Array(13).fill("closed"));
+  assertEquals(errors, []);
+});
+
 Deno.test("startEchoServer() in reply mode reads at most maxMessageSize bytes, decodes leniently, sends bytes", async () => {
   const messages: string[] = [];
   const { server } = startRecorded({
