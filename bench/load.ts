@@ -149,6 +149,12 @@ const BARE_ACCEPT: ServerSpec = {
   args: [],
   stderr: "piped",
 };
+const BARE_ACCEPT_URL: ServerSpec = {
+  label: "bare fixed greeting after reading Accept, method and URL",
+  script: "bench/bare_http_accept.ts",
+  args: ["url"],
+  stderr: "piped",
+};
 const LIB_REPLY: ServerSpec = {
   label: "server.ts --reply --quiet",
   script: "server.ts",
@@ -335,6 +341,7 @@ const HTTP_SPECS = [
   LIB_HTTP_LOGGED,
   BARE_GREETING,
   BARE_ACCEPT,
+  BARE_ACCEPT_URL,
   BARE_FLOOR,
 ];
 
@@ -671,6 +678,20 @@ function checks(samples: Samples): Check[] {
       lib,
       BARE_ACCEPT.label,
       ["at most", 1.0],
+    ),
+    // What reading the method and URL costs by itself, measured on bare Deno:
+    // the greeting must, the Accept-only handler does not.
+    compare(
+      "HTTP CPU/request: bare fixed greeting reading Accept, method and URL vs Accept only (evidence)",
+      HTTP_CPU,
+      BARE_ACCEPT_URL.label,
+      BARE_ACCEPT.label,
+    ),
+    compare(
+      "HTTP CPU/request: server.ts vs bare fixed greeting reading Accept, method and URL (lower is better)",
+      HTTP_CPU,
+      lib,
+      BARE_ACCEPT_URL.label,
     ),
     compare(
       "HTTP req/s: server.ts logging on vs --quiet",

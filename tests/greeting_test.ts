@@ -234,6 +234,10 @@ Deno.test("odd requests never throw or answer 5xx", async () => {
   }
   assertEquals(await text("/?name=Budi#frag"), "Hello, Budi!");
   assertEquals(await text("/?name=="), "Hello, =!");
+  // The query ends at the fragment: a name after it is no query value.
+  assertEquals(await text("/?x=1#&name=Evil"), "Hello, world!");
+  assertEquals(await text("/?x#=1&name=Evil"), "Hello, world!");
+  assertEquals(await text("/?nam=1&name=Budi&name=Ana"), "Hello, Budi!");
 });
 
 Deno.test("Accept ranges with charset=utf-8 match, in any parameter order", async () => {
