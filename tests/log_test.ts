@@ -2,8 +2,48 @@ import { assert, assertEquals, assertLess } from "@std/assert";
 import {
   escapeLogText,
   formatConnectionLog,
+  formatRequestLog,
   MAX_LOGGED_TEXT,
 } from "../src/log.ts";
+
+Deno.test("formatRequestLog and formatConnectionLog stamp each line with the current time, to the millisecond", async () => {
+  const info = {
+    remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 1 },
+    bytesIn: 1,
+    bytesOut: 1,
+    durationMs: 1,
+    reason: "closed" as const,
+  };
+  const entry = {
+    request: new Request("http://localhost/"),
+    status: 200,
+    bodyBytes: 0,
+    durationMs: 1,
+  };
+  const stamps = new Set<string>();
+  // The stamp's text is kept for a millisecond: lines after a pause must not
+  // get an old one.
+  for (let i = 0; i < 5; i++) {
+    const before = Date.now();
+    const lines = [formatConnectionLog(info), formatRequestLog(entry)];
+    const after = Date.now();
+    for (const line of lines) {
+      const stamp = line.slice(0, line.indexOf(" "));
+      const ms = Date.parse(stamp);
+      assert(
+        before <= ms && ms <= after,
+        `${stamp} not in [${before}, ${after}]`,
+      );
+      stamps.add(stamp);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3));
+  }
+  assert(stamps.size >= 5);
+  const given = new Date(Date.UTC(2020, 0, 2, 3, 4, 5, 6));
+  assert(
+    formatRequestLog(entry, given).startsWith("2020-01-02T03:04:05.006Z "),
+  );
+});
 
 Deno.test("escapeLogText escapes bidi controls, so a message cannot reorder its line", () => {
   for (
