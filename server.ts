@@ -233,14 +233,23 @@ function bindError(
 
 /** The most log text held back while stderr is slow: about 1,000 lines. */
 const LOG_BACKLOG_CHARS = 256 * 1024;
+/**
+ * How long lines are gathered before a write, unless a quarter of the backlog
+ * came first: Deno hands an asynchronous stderr write to another thread, which
+ * costs about 35 µs even for /dev/null (a synchronous write: 3 µs), so writing
+ * once per event-loop turn (about 60 lines under load) cost about 0.5 µs a
+ * line, 4% of a request (bench/RESULTS.md).
+ */
+const LOG_BATCH_MS = 5;
+const LOG_BATCH_CHARS = LOG_BACKLOG_CHARS / 4;
 
 /**
  * The log on stderr: access lines and the program's own warnings, in order.
  * stdout keeps only the start-up and shutdown lines.
  *
- * Lines are gathered and written once per turn of the event loop: under load,
- * a write (and console.error's formatting) per request was most of what
- * logging cost (see bench/RESULTS.md). The write is asynchronous, one at a
+ * Lines are gathered for `LOG_BATCH_MS` and written together: under load, a
+ * write (and console.error's formatting) per request was most of what logging
+ * cost (see bench/RESULTS.md). The write is asynchronous, one at a
  * time, so a log reader that reads slowly, or not at all, never holds up a
  * request; while it waits, at most `LOG_BACKLOG_CHARS` of lines wait behind
  * it, and later lines are dropped and counted. A reader that has gone away
@@ -252,6 +261,8 @@ class StderrLog {
   #pending: string[] = [];
   #pendingChars = 0;
   #writing: Promise<void> | undefined;
+  /** Ends the wait for more lines early: a full batch, or a flush. */
+  #wake: (() => void) | undefined;
   #broken = false;
   readonly #encoder = new TextEncoder();
   readonly #onFirstDrop: (reason: string) => void;
@@ -268,6 +279,7 @@ class StderrLog {
     }
     this.#pending.push(text);
     this.#pendingChars += text.length + 1;
+    if (this.#pendingChars >= LOG_BATCH_CHARS) this.#wake?.();
     this.#writing ??= this.#writeAll();
   }
 
@@ -276,6 +288,7 @@ class StderrLog {
    * `timeoutMs` if a write is still waiting for a reader that does not read.
    */
   async flush(timeoutMs: number): Promise<boolean> {
+    this.#wake?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
@@ -291,9 +304,9 @@ class StderrLog {
   }
 
   async #writeAll(): Promise<void> {
-    // One turn of the event loop gathers the lines of a burst into one write.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    while (this.#pending.length > 0) {
+    while (true) {
+      if (this.#pendingChars < LOG_BATCH_CHARS) await this.#gather();
+      if (this.#pending.length === 0) break;
       const lines = this.#pending;
       this.#pending = [];
       this.#pendingChars = 0;
@@ -315,6 +328,18 @@ class StderrLog {
       }
     }
     this.#writing = undefined;
+  }
+
+  /** Waits `LOG_BATCH_MS` for more lines, or less if woken. */
+  async #gather(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, LOG_BATCH_MS);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 
   /** `reason` says why, for the notice at the first drop. */
