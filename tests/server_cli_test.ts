@@ -522,3 +522,64 @@ Deno.test("server.ts: a second SIGINT ends a stop that an HTTP client holds up, 
     /SIGINT received while finishing after SIGINT: closing every connection now\nServer stopped\.\n$/,
   );
 });
+
+const HAS_PYTHON = await new Deno.Command("python3", { args: ["--version"] })
+  .output().then((output) => output.success, () => false);
+
+// Python runs server.ts with stderr on a non-blocking pipe that it never
+// reads (as a parent process may hand one down): once the pipe is full, a
+// write fails with EAGAIN instead of waiting.
+const NON_BLOCKING_STDERR = `
+import fcntl, http.client, json, os, subprocess, sys
+command = json.loads(sys.argv[1])
+read_end, write_end = os.pipe()
+flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
+fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=write_end)
+os.close(write_end)
+port = int(server.stdout.readline().decode().rsplit(":", 1)[1].strip("/\\n"))
+answered = 0
+try:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for i in range(1500):
+        conn.request("GET", "/?name=" + "x" * 200)
+        if conn.getresponse().read().startswith(b"Hello"):
+            answered += 1
+except Exception as error:
+    print(repr(error), file=sys.stderr)
+server.terminate()
+stdout = server.stdout.read().decode()
+print(json.dumps({"answered": answered, "code": server.wait(), "stdout": stdout}))
+`;
+
+Deno.test({
+  name: `server.ts keeps serving when its stderr is a full non-blocking pipe${
+    HAS_PYTHON ? "" : " (ignored: needs python3)"
+  }`,
+  ignore: !HAS_PYTHON,
+  async fn() {
+    const command = [
+      Deno.execPath(),
+      ...denoRunArgs(["-N"], "server.ts", [
+        ...LOOPBACK,
+        "--http-port",
+        "0",
+        "--no-echo",
+      ]),
+    ];
+    const output = await new Deno.Command("python3", {
+      args: ["-c", NON_BLOCKING_STDERR, JSON.stringify(command)],
+      cwd: projectPath("."),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assertEquals(output.code, 0, stderr);
+    const result = JSON.parse(new TextDecoder().decode(output.stdout));
+    assertEquals([result.answered, result.code], [1500, 0], stderr);
+    assertEquals(result.stdout.match(/dropping log lines/g)?.length, 1);
+    assertMatch(result.stdout, /^Server stopped \(\d+ log lines dropped\)\.$/m);
+  },
+});
