@@ -50,7 +50,8 @@ Commands:
            with spaces.
            On a terminal the reply is printed as a line of text; piped or
            redirected, its bytes are written exactly as they came (as nc).
-  greet    ask the HTTP server to greet NAME and print the greeting
+  greet    ask the HTTP server to greet NAME and print the greeting (up to
+           1 MiB), as echo prints a reply
 
 Options:
   --hostname HOST   echo: TCP server host (default 127.0.0.1)
@@ -157,29 +158,27 @@ function parseCommand(args: string[]): Command {
 }
 
 /**
- * The most standard input sent: its echo has to fit in the reply limit of
- * `sendBytes` (1 MiB by default), and `yes | client.ts` must not fill memory.
+ * The most standard input sent, and the most of a greeting read: an echo has
+ * to fit in the reply limit of `sendBytes` (1 MiB by default), and neither
+ * `yes | client.ts` nor an endless answer to `greet` may fill memory.
  */
-const MAX_INPUT_BYTES = 1024 * 1024;
+const MAX_BYTES = 1024 * 1024;
 
 /**
- * Piped standard input, or `undefined` on a terminal or when empty (say
- * `< /dev/null`).
+ * Reads `stream` to its end, or throws what `tooLong` makes once it passes
+ * `MAX_BYTES` (which stops reading it).
  */
-async function readStdin(): Promise<Uint8Array | undefined> {
-  if (Deno.stdin.isTerminal()) return undefined;
+async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  tooLong: () => Error,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of Deno.stdin.readable) {
+  for await (const chunk of stream) {
     length += chunk.length;
-    if (length > MAX_INPUT_BYTES) {
-      throw new CliError(
-        `Cannot send standard input: it is longer than ${MAX_INPUT_BYTES} bytes, the most a reply can be`,
-      );
-    }
+    if (length > MAX_BYTES) throw tooLong();
     chunks.push(chunk);
   }
-  if (length === 0) return undefined;
   const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
@@ -187,6 +186,22 @@ async function readStdin(): Promise<Uint8Array | undefined> {
     offset += chunk.length;
   }
   return bytes;
+}
+
+/**
+ * Piped standard input, or `undefined` on a terminal or when empty (say
+ * `< /dev/null`).
+ */
+async function readStdin(): Promise<Uint8Array | undefined> {
+  if (Deno.stdin.isTerminal()) return undefined;
+  const bytes = await readLimited(
+    Deno.stdin.readable,
+    () =>
+      new CliError(
+        `Cannot send standard input: it is longer than ${MAX_BYTES} bytes, the most a reply can be`,
+      ),
+  );
+  return bytes.length > 0 ? bytes : undefined;
 }
 
 /**
@@ -256,15 +271,22 @@ async function greet(
     ? undefined
     : Deno.createHttpClient({ caCerts: [caCert.pem] });
   let response: Response;
-  let text: string;
+  let body: Uint8Array;
   try {
     response = await fetch(url, {
       headers: { accept: "text/plain" },
       ...(signal ? { signal } : {}),
       ...(client ? { client } : {}),
     });
-    text = await response.text();
+    body = await readLimited(
+      response.body ?? ReadableStream.from([]),
+      () =>
+        new CliError(
+          `Cannot read the greeting from ${address}: it is longer than ${MAX_BYTES} bytes`,
+        ),
+    );
   } catch (error) {
+    if (error instanceof CliError) throw error;
     if (signal?.aborted) {
       throw new CliError(`No answer from ${address} within ${timeout} ms`);
     }
@@ -290,11 +312,11 @@ async function greet(
   if (!response.ok) {
     throw new CliError(
       `${address} answered ${response.status} ${response.statusText}: ${
-        text.trim().split("\n")[0]
+        new TextDecoder().decode(body).trim().split("\n")[0]
       }`,
     );
   }
-  await printReply(new TextEncoder().encode(text));
+  await printReply(body);
 }
 
 async function main(args: string[]): Promise<void> {

@@ -309,6 +309,37 @@ Deno.test("client.ts greet: a name too long for a URL, exit 1 with one readable 
   assert(result.stderr.length < 1100, `${result.stderr.length} characters`);
 });
 
+Deno.test("client.ts greet: a greeting over 1 MiB, even one that never ends, exit 1 with one line", async () => {
+  let sent = 0;
+  await using server = Deno.serve(
+    { hostname: LOOPBACK, port: 0, onListen() {} },
+    () =>
+      new Response(
+        new ReadableStream({
+          pull(controller) {
+            // Bounded: 64 MiB at most, far past the limit.
+            if (sent >= 64 << 20) return controller.close();
+            sent += 64 * 1024;
+            controller.enqueue(new Uint8Array(64 * 1024).fill(0x61));
+          },
+        }),
+      ),
+  );
+  const result = await run("client.ts", [
+    "greet",
+    "--url",
+    `http://${LOOPBACK}:${server.addr.port}/`,
+    "--timeout",
+    "0",
+  ]);
+  assertFailure(
+    result,
+    "client.ts",
+    `Cannot read the greeting from ${LOOPBACK}:${server.addr.port}: it is longer than 1048576 bytes`,
+  );
+  assert(sent < 64 << 20, `${sent} bytes sent`);
+});
+
 Deno.test("client.ts: a reply over the 1 MiB limit, exit 1 with one line", async () => {
   await using server = startEchoServer({
     hostname: LOOPBACK,
