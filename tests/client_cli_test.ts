@@ -286,3 +286,35 @@ Deno.test("client.ts whose stdout reader has gone ends quietly, as SIGPIPE would
   const status = await child.status;
   assertEquals([status.code, stderr], [141, ""]);
 });
+
+const HAS_SCRIPT = await new Deno.Command("script", { args: ["--version"] })
+  .output().then((output) => output.success, () => false);
+
+Deno.test({
+  name: `client.ts on a terminal prints the reply as a line of text${
+    HAS_SCRIPT ? "" : " (ignored: needs script(1) for a terminal)"
+  }`,
+  ignore: !HAS_SCRIPT,
+  async fn() {
+    await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+    const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+    const command = [
+      Deno.execPath(),
+      ...denoRunArgs(["-N"], "client.ts", [
+        "--port",
+        String(server.addr.port),
+        "Halo terminal",
+      ]),
+    ].map(quote).join(" ");
+    // script(1) gives the client a pseudo-terminal as its stdout.
+    const output = await new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+    // The terminal turns the line's "\n" into "\r\n".
+    assertEquals(new TextDecoder().decode(output.stdout), "Halo terminal\r\n");
+  },
+});
