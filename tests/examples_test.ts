@@ -3,7 +3,13 @@
 // text's own Python programs in both directions, also after being copied into
 // an empty folder; the library examples (examples/library/) against the same.
 
-import { assert, assertEquals, assertMatch, assertNotMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotMatch,
+  assertRejects,
+} from "@std/assert";
 import { projectPath, runDeno, Spawned } from "./_helpers.ts";
 import {
   Background,
@@ -595,4 +601,32 @@ Deno.test("the twins fail as docs/troubleshooting.md shows: port in use, connect
     new TextDecoder().decode(denied.stderr),
     /NotCapable: Requires net access to "127\.0\.0\.1:12345", run again with the --allow-net flag/,
   );
+});
+
+const HAS_IPV6_LOOPBACK = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    `examples/greeting_server.ts listens on the address given as second argument${
+      HAS_IPV6_LOOPBACK ? "" : " (ignored: no IPv6 loopback)"
+    }`,
+  ignore: !HAS_IPV6_LOOPBACK,
+}, async () => {
+  await using server = startTwin(projectPath("examples/greeting_server.ts"), [
+    "0",
+    "::1",
+  ]);
+  const port = (await server.waitFor(STARTING))[1];
+  assertEquals(
+    (await answer(`http://[::1]:${port}/?name=Budi`)).body,
+    "Hello, Budi!",
+  );
+  await assertRejects(() => fetch(`http://127.0.0.1:${port}/`), TypeError);
 });
