@@ -34,19 +34,25 @@ export async function writeAll(
 }
 
 /**
+ * Where input that is only thrown away is read: connections share it, since
+ * nobody looks at its contents, and a connection's own buffer may still be in
+ * use (a reply handler may keep the message's bytes).
+ */
+export const discardBuffer: Uint8Array = new Uint8Array(64 * 1024);
+
+/**
  * Reads and throws away what the peer sends until it ends its side, or until
  * more than `limit` bytes came. Returns whether the peer ended its side.
  */
 export async function discardInput(
   conn: Deno.Conn,
-  buffer: Uint8Array,
   limit = Infinity,
 ): Promise<boolean> {
-  let discarded = 0;
-  while (discarded <= limit) {
-    const n = await conn.read(buffer);
+  let total = 0;
+  while (total <= limit) {
+    const n = await conn.read(discardBuffer);
     if (n === null) return true;
-    discarded += n;
+    total += n;
   }
   return false;
 }
@@ -135,6 +141,27 @@ export function checkType(
   if (value !== undefined && typeof value !== type) {
     throw new TypeError(
       `${context}: ${name} must be a ${type}, got ${describe(value)}`,
+    );
+  }
+}
+
+/** Throws a `TypeError` unless `options` is an object (not `null`). */
+export function checkOptionsObject(context: string, options: unknown): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `${context}: options must be an object, got ${describe(options)}`,
+    );
+  }
+}
+
+/**
+ * Throws a `TypeError` unless `value` is `undefined` or a non-empty string:
+ * Deno's own error for an empty host name does not say which option.
+ */
+export function checkHostname(context: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== "string" || value === "")) {
+    throw new TypeError(
+      `${context}: hostname must be a non-empty string, got ${describe(value)}`,
     );
   }
 }

@@ -7,7 +7,9 @@
  */
 
 import {
+  checkHostname,
   checkNumber,
+  checkOptionsObject,
   checkSignal,
   checkType,
   describe,
@@ -330,7 +332,8 @@ function checkOptions(message: unknown, options: SendOptions): void {
       }`,
     );
   }
-  checkType(SEND, "hostname", options.hostname, "string");
+  checkOptionsObject(SEND, options);
+  checkHostname(SEND, options.hostname);
   checkNumber(SEND, "port", options.port, {
     min: 1,
     max: 65535,

@@ -7,10 +7,13 @@
  */
 
 import {
+  checkHostname,
   checkNumber,
+  checkOptionsObject,
   checkSignal,
   checkType,
   describe,
+  discardBuffer,
   discardInput,
   formatHostPort,
   isDisconnectError,
@@ -534,6 +537,7 @@ const decoder = new TextDecoder();
  * @throws {Deno.errors.AddrNotAvailable} The address is not one of this
  *   machine's (the message names it).
  * @throws {Deno.errors.NotCapable} No network permission for that address.
+ * @throws {Error} `hostname` does not resolve (the message names it).
  * @throws {unknown} Whatever {@linkcode EchoServerOptions.onListen} throws; the
  *   server is then closed again.
  */
@@ -559,7 +563,8 @@ export function startEchoServer(options: EchoServerOptions = {}): EchoServer {
 }
 
 function checkOptions(options: EchoServerOptions): void {
-  checkType(START, "hostname", options.hostname, "string");
+  checkOptionsObject(START, options);
+  checkHostname(START, options.hostname);
   checkNumber(START, "port", options.port, {
     min: 0,
     max: 65535,
@@ -612,6 +617,14 @@ function listen(
         `Cannot listen on ${
           formatHostPort(hostname, port)
         }: the address is not available on this machine`,
+        { cause: error },
+      );
+    }
+    // A plain Error is a host name that does not resolve; Deno's message does
+    // not say which name.
+    if (error instanceof Error && error.constructor === Error) {
+      throw new Error(
+        `Cannot listen on ${formatHostPort(hostname, port)}: ${error.message}`,
         { cause: error },
       );
     }
@@ -940,7 +953,7 @@ class Server implements EchoServer {
         if (this.#stopping) {
           // shutdown() ended our side while this read waited: what came is
           // not echoed.
-          await discardInput(conn, buffer);
+          await discardInput(conn);
           return "shutdown";
         }
         connection.lastActivity = performance.now();
@@ -965,7 +978,7 @@ class Server implements EchoServer {
           // it. So end our side and let the client close (or the grace period
           // run out), discarding what it sends meanwhile.
           await conn.closeWrite();
-          await discardInput(conn, small);
+          await discardInput(conn);
           return "shutdown";
         }
         if (buffer === small) {
@@ -1007,7 +1020,7 @@ class Server implements EchoServer {
     connection.reading = false;
     if (this.#stopping) {
       // shutdown() ended our side while this read waited: no answer.
-      if (n !== null) await discardInput(conn, buffer);
+      if (n !== null) await discardInput(conn);
       return "shutdown";
     }
     connection.lastActivity = performance.now();
@@ -1051,9 +1064,10 @@ class Server implements EchoServer {
     if (n === null) return "closed";
     connection.lingering = true;
     connection.lastActivity = performance.now();
-    // Usually the first read already sees the client's end.
-    const more = await conn.read(buffer);
-    if (more !== null) await discardInput(conn, buffer, LINGER_LIMIT - more);
+    // Usually the first read already sees the client's end. The handler may
+    // keep the message's bytes, so nothing more is read into them.
+    const more = await conn.read(discardBuffer);
+    if (more !== null) await discardInput(conn, LINGER_LIMIT - more);
     return "closed";
   }
 

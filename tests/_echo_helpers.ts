@@ -144,21 +144,22 @@ export async function runSeedClient(
  * resets each (SO_LINGER 0), which Deno itself cannot do: the abrupt end a
  * crashed or killed client produces. With a `payload`, each sends it and waits
  * for the first byte of the answer before resetting, so the server has
- * accepted and read it; without one, each resets at once, often before the
- * server accepted it.
+ * accepted and read it (or, with `waitForAnswer` false, waits 100 ms instead);
+ * without one, each resets at once, often before the server accepted it.
  */
 export async function resetClients(
   port: number,
   count: number,
   payload?: string,
+  waitForAnswer = true,
 ): Promise<void> {
   const program = [
-    "import socket, struct, sys",
+    "import socket, struct, sys, time",
     "for _ in range(int(sys.argv[2])):",
     `    s = socket.create_connection(("${LOOPBACK}", int(sys.argv[1])))`,
     "    if len(sys.argv) > 3:",
     "        s.sendall(sys.argv[3].encode())",
-    "        s.recv(1)",
+    `        ${waitForAnswer ? "s.recv(1)" : "time.sleep(0.1)"}`,
     "    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))",
     "    s.close()",
   ].join("\n");

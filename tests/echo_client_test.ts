@@ -291,7 +291,7 @@ Deno.test("sendMessage() and sendBytes() check every option before connecting", 
     [
       { hostname: 127 as unknown as string },
       TypeError,
-      "hostname must be a string, got 127",
+      "hostname must be a non-empty string, got 127",
     ],
     [
       { tls: "yes" as unknown as boolean },
@@ -317,6 +317,16 @@ Deno.test("sendMessage() and sendBytes() check every option before connecting", 
     );
     assertStringIncludes(error.message, "Cannot send the message: ");
   }
+  await assertRejects(
+    () => sendMessage("x", { hostname: "" }),
+    TypeError,
+    'Cannot send the message: hostname must be a non-empty string, got ""',
+  );
+  await assertRejects(
+    () => sendMessage("x", null as unknown as SendOptions),
+    TypeError,
+    "Cannot send the message: options must be an object, got null",
+  );
   await assertRejects(
     () => sendBytes(new ArrayBuffer(3) as unknown as Uint8Array),
     TypeError,

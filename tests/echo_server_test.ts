@@ -769,7 +769,7 @@ Deno.test("startEchoServer() checks every option up front, naming it and its val
     [
       { hostname: 0 as unknown as string },
       TypeError,
-      "hostname must be a string, got 0",
+      "hostname must be a non-empty string, got 0",
     ],
     [
       { reply: "Pesan diterima" as unknown as () => string },
@@ -813,6 +813,16 @@ Deno.test("startEchoServer() checks every option up front, naming it and its val
       error.message,
     );
   }
+  assertThrows(
+    () => startEchoServer({ hostname: "", port: 0 }),
+    TypeError,
+    'Cannot start the echo server: hostname must be a non-empty string, got ""',
+  );
+  assertThrows(
+    () => startEchoServer(null as unknown as EchoServerOptions),
+    TypeError,
+    "Cannot start the echo server: options must be an object, got null",
+  );
 });
 
 Deno.test("startEchoServer() in reply mode reports an answer of the wrong type, closes, and keeps its figures numbers", async () => {
@@ -1080,5 +1090,62 @@ Deno.test("startEchoServer() in reply mode over TLS answers a message longer tha
   assertEquals(firstDifference(received, reply), -1);
   await waitUntil(() => closed.length === 1, "the connection to close");
   assertEquals(closed[0]!.reason, "closed");
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode leaves the message's bytes to the handler, whatever comes after", async () => {
+  const kept: Uint8Array[] = [];
+  const { server, errors } = startRecorded({
+    reply: (_message, { bytes }) => {
+      kept.push(bytes);
+      return "ok";
+    },
+  });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("Halo"));
+  assertEquals(decoder.decode(await readExactly(conn, 2)), "ok");
+  // Read and thrown away by the server after its answer.
+  await writeAll(conn, new Uint8Array(5000).fill(0x21));
+  await conn.closeWrite();
+  assertEquals(await readAll(conn), new Uint8Array());
+  await waitUntil(() => server.stats.openConnections === 0, "the close");
+  assertEquals(decoder.decode(kept[0]), "Halo");
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode answers a message split over two writes whole and in order (the second part is read and dropped)", async () => {
+  const { server, closed, errors } = startRecorded({
+    reply: (message) => `got ${message}`,
+  });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("Halo "));
+  await waitUntil(() => server.stats.bytesIn === 5, "the first part");
+  await delay(20);
+  await conn.write(encoder.encode("server!"));
+  await delay(50);
+  // Reading only now: a server that closed with the second part unread would
+  // have reset the connection, taking its answer with it.
+  assertEquals(decoder.decode(await readAll(conn)), "got Halo ");
+  conn.close();
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  assertEquals(closed[0]!.reason, "closed");
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode counts a client that resets while its answer is computed as a reset", async () => {
+  const computing = Promise.withResolvers<void>();
+  const { server, closed, errors } = startRecorded({
+    reply: async () => {
+      await computing.promise;
+      return "too late";
+    },
+  });
+  await using _server = server;
+  await resetClients(server.addr.port, 1, "Halo", false);
+  computing.resolve();
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  assertEquals(closed[0]!.reason, "reset");
   assertEquals(errors, []);
 });
