@@ -1149,3 +1149,18 @@ Deno.test("startEchoServer() in reply mode counts a client that resets while its
   assertEquals(closed[0]!.reason, "reset");
   assertEquals(errors, []);
 });
+
+Deno.test("startEchoServer() closes a client that stops reading for idleTimeout, even with its echo pending", async () => {
+  // Longer than writeUntilStalled's 300 ms wait for a stall.
+  const { server, closed, errors } = startRecorded({ idleTimeout: 1_000 });
+  await using _server = server;
+  using stuck = await connectTo(server);
+  // The server is blocked writing the echo the client does not read: no
+  // progress either way is idleness too.
+  const { blocked } = await writeUntilStalled(stuck, randomBytes(64 << 20));
+  await waitUntil(() => closed.length === 1, "the idle close", 5_000);
+  assertEquals(closed[0]!.reason, "idle-timeout");
+  stuck.close();
+  await blocked;
+  assertEquals(errors, []);
+});
