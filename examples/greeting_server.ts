@@ -23,10 +23,8 @@ function handler(request: Request): Response {
   if (url.pathname === "/") {
     // parse_qs membuang nilai kosong, jadi [0] adalah `name` pertama yang tidak kosong.
     // parse_qs drops empty values, so [0] is the first non-empty `name`.
-    const name = url.searchParams.getAll("name").find((value) =>
-      value !== ""
-    ) ??
-      "world";
+    const names = url.searchParams.getAll("name").filter((v) => v !== "");
+    const name = names[0] ?? "world";
     // send_response(200), send_header('Content-type', 'text/html'), wfile.write(...)
     // Seperti server.py, nama tidak di-escape; createGreetingHandler meng-escape-nya.
     // Like server.py the name is not escaped; the library's handler escapes it.
