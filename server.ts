@@ -427,6 +427,11 @@ function startEcho(
   }
 }
 
+/** How long the HTTP server waits for file descriptors to be freed before it listens again. */
+const HTTP_RESTART_MS = 1_000;
+/** EMFILE and ENFILE, as Deno words them. */
+const OUT_OF_FILES = /too many open files/i;
+
 /** Exit codes of a forced stop: 128 + the signal's number, as a shell reports it. */
 const FORCED_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -511,7 +516,39 @@ async function main(args: string[]): Promise<void> {
     throw error;
   }
   let httpOpen = http !== undefined;
-  const httpFinished = http?.finished.then(() => void (httpOpen = false));
+  // Deno.serve's accept loop ends for good when accept() fails, as it does
+  // once the process runs out of file descriptors: a flood of idle
+  // connections under the usual limit of 1024 files (denoland/deno#10148).
+  // Requests in flight still finish; the greeting then listens again on its
+  // port, as the echo server keeps accepting.
+  const keepServing = async (server: Deno.HttpServer<Deno.NetAddr>) => {
+    while (true) {
+      try {
+        await server.finished;
+        break;
+      } catch (error) {
+        if (firstSignal !== undefined) throw error;
+        warn(
+          `The HTTP server stopped accepting: ${
+            describeError(error)
+          }; listening again in ${HTTP_RESTART_MS} ms`,
+        );
+      }
+      const port = server.addr.port;
+      while (true) {
+        await new Promise((resolve) => setTimeout(resolve, HTTP_RESTART_MS));
+        if (firstSignal !== undefined) return;
+        try {
+          http = server = startHttp(settings, port, tls);
+          break;
+        } catch (error) {
+          if (!OUT_OF_FILES.test(describeError(error))) throw error;
+        }
+      }
+    }
+    httpOpen = false;
+  };
+  const httpFinished = http && keepServing(http);
   const finished = Promise.all([httpFinished, echo?.finished]);
 
   await Promise.race([finished, forced.promise.then(() => echo?.finished)]);

@@ -583,3 +583,41 @@ Deno.test({
     assertMatch(result.stdout, /^Server stopped \(\d+ log lines dropped\)\.$/m);
   },
 });
+
+Deno.test("server.ts keeps greeting after a flood of idle connections runs it out of file descriptors", async () => {
+  // Deno.serve's accept loop ends for good on EMFILE; under a limit of 64
+  // files, 100 silent connections get there.
+  await using server = new Spawned(
+    ["-N"],
+    "server.ts",
+    [...LOOPBACK, "--http-port", "0", "--echo-port", "0", "--quiet"],
+    { fileLimit: 64 },
+  );
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  const flood = await Promise.all(
+    Array.from(
+      { length: 100 },
+      () => Deno.connect({ hostname: "127.0.0.1", port: httpPort }),
+    ),
+  );
+  try {
+    await server.waitFor(/Too many open files/);
+  } finally {
+    for (const conn of flood) conn.close();
+  }
+  // Greeted again once the flood is gone (the first tries may be refused).
+  let greeting = "";
+  for (let i = 0; i < 100 && greeting === ""; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/?name=Budi`);
+      greeting = await response.text();
+    } catch {
+      await delay(100);
+    }
+  }
+  assertEquals(greeting, "Hello, Budi!");
+  const status = await server.stop("SIGTERM");
+  assertEquals(status.code, 0);
+  assertOneLineError(server.stderr);
+  assertStringIncludes(server.stdout, "Server stopped.");
+});
