@@ -452,6 +452,10 @@ const LARGE_BUFFER_SIZE = 64 * 1024;
 // Large buffers are handed back and forth between connections as their traffic
 // comes and goes.
 const LARGE_BUFFER_POOL_LIMIT = 16;
+// In reply mode, at most this much memory of message buffers waits in the pool
+// for the next connections (1024 buffers of the default 1 KiB; none of 2 MiB
+// and more, which are rare enough to allocate each time).
+const MESSAGE_POOL_BYTES = 1024 * 1024;
 const ACCEPT_BACKOFF_MIN = 10;
 const ACCEPT_BACKOFF_MAX = 1000;
 // One read never returns more than the socket's receive buffer (a few MiB), so
@@ -709,6 +713,8 @@ class Server implements EchoServer {
   readonly #tls: boolean;
   readonly #connections = new Set<Connection>();
   readonly #largeBuffers: Uint8Array<ArrayBuffer>[] = [];
+  readonly #messageBuffers: Uint8Array<ArrayBuffer>[] = [];
+  readonly #messagePoolLimit: number;
   readonly #drained = Promise.withResolvers<void>();
   #served = 0;
   #rejected = 0;
@@ -740,6 +746,9 @@ class Server implements EchoServer {
     this.#shutdownGracePeriod = options.shutdownGracePeriod ?? 5_000;
     this.#reply = options.reply;
     this.#maxMessageSize = options.maxMessageSize ?? 1024;
+    this.#messagePoolLimit = Math.floor(
+      MESSAGE_POOL_BYTES / this.#maxMessageSize,
+    );
 
     // One sweep for all connections keeps timers off the per-read path. It
     // never keeps the program alive by itself: a connection it could close has
@@ -1014,61 +1023,72 @@ class Server implements EchoServer {
     reply: ReplyHandler,
   ): Promise<CloseReason> {
     const { conn } = connection;
-    const buffer = new Uint8Array(this.#maxMessageSize);
-    connection.reading = true;
-    const n = await conn.read(buffer);
-    connection.reading = false;
-    if (this.#stopping) {
-      // shutdown() ended our side while this read waited: no answer.
-      if (n !== null) await discardInput(conn);
-      return "shutdown";
-    }
-    connection.lastActivity = performance.now();
-    const bytes = buffer.subarray(0, n ?? 0);
-    connection.bytesIn = bytes.length;
-    this.#bytesIn += bytes.length;
-    connection.message = decoder.decode(bytes);
-    let answer: unknown = reply(connection.message, {
-      bytes,
-      remoteAddr: connection.remoteAddr,
-    });
-    // Most replies are computed at once; awaiting those would cost a
-    // microtask turn per connection.
-    if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
-      answer = await Promise.race([answer, connection.closed()]);
-      if (connection.reason !== undefined) return connection.reason;
+    // Message buffers go back to a pool after each exchange: a new one per
+    // connection cost an allocation outside the JS heap (and the garbage
+    // collector's work to free it) on every exchange. The reply handler gets
+    // a copy of the message, so nothing it keeps sees the buffer reused.
+    const buffer = this.#messageBuffers.pop() ??
+      new Uint8Array(this.#maxMessageSize);
+    try {
+      connection.reading = true;
+      const n = await conn.read(buffer);
+      connection.reading = false;
+      if (this.#stopping) {
+        // shutdown() ended our side while this read waited: no answer.
+        if (n !== null) await discardInput(conn);
+        return "shutdown";
+      }
+      connection.lastActivity = performance.now();
+      const bytes = buffer.slice(0, n ?? 0);
+      connection.bytesIn = bytes.length;
+      this.#bytesIn += bytes.length;
+      connection.message = decoder.decode(bytes);
+      let answer: unknown = reply(connection.message, {
+        bytes,
+        remoteAddr: connection.remoteAddr,
+      });
+      // Most replies are computed at once; awaiting those would cost a
+      // microtask turn per connection.
       if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
-        throw new TypeError(
-          `Cannot answer ${
-            formatHostPort(
-              connection.remoteAddr.hostname,
-              connection.remoteAddr.port,
-            )
-          }: reply returned ${
-            describe(answer)
-          }, not a string, a Uint8Array or a promise of one`,
-        );
+        answer = await Promise.race([answer, connection.closed()]);
+        if (connection.reason !== undefined) return connection.reason;
+        if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
+          throw new TypeError(
+            `Cannot answer ${
+              formatHostPort(
+                connection.remoteAddr.hostname,
+                connection.remoteAddr.port,
+              )
+            }: reply returned ${
+              describe(answer)
+            }, not a string, a Uint8Array or a promise of one`,
+          );
+        }
+      }
+      const out = typeof answer === "string" ? this.#encode(answer) : answer;
+      // One write sends a usual reply whole; writeAll is for the rest of a
+      // longer one. (Each call of an async helper costs a promise per
+      // connection.)
+      const written = await conn.write(out);
+      if (written < out.length) await writeAll(conn, out.subarray(written));
+      connection.bytesOut = out.length;
+      this.#bytesOut += out.length;
+      await conn.closeWrite();
+      // A client that ended its side before sending anything has nothing left
+      // to send: no reset is possible, nothing to wait for.
+      if (n === null) return "closed";
+      connection.lingering = true;
+      connection.lastActivity = performance.now();
+      // Usually the first read already sees the client's end.
+      const more = await conn.read(discardBuffer);
+      if (more !== null) await discardInput(conn, LINGER_LIMIT - more);
+      return "closed";
+    } finally {
+      // Every read into the buffer has finished here: each one is awaited.
+      if (this.#messageBuffers.length < this.#messagePoolLimit) {
+        this.#messageBuffers.push(buffer);
       }
     }
-    const out = typeof answer === "string" ? this.#encode(answer) : answer;
-    // One write sends a usual reply whole; writeAll is for the rest of a
-    // longer one. (Each call of an async helper costs a promise per
-    // connection.)
-    const written = await conn.write(out);
-    if (written < out.length) await writeAll(conn, out.subarray(written));
-    connection.bytesOut = out.length;
-    this.#bytesOut += out.length;
-    await conn.closeWrite();
-    // A client that ended its side before sending anything has nothing left
-    // to send: no reset is possible, nothing to wait for.
-    if (n === null) return "closed";
-    connection.lingering = true;
-    connection.lastActivity = performance.now();
-    // Usually the first read already sees the client's end. The handler may
-    // keep the message's bytes, so nothing more is read into them.
-    const more = await conn.read(discardBuffer);
-    if (more !== null) await discardInput(conn, LINGER_LIMIT - more);
-    return "closed";
   }
 
   // Most servers answer the same text every time (server.ts always does):

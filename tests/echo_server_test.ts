@@ -465,9 +465,13 @@ Deno.test("startEchoServer() in reply mode answers one message and closes", asyn
   assertEquals(errors, []);
 });
 
-Deno.test("startEchoServer() in reply mode sends each connection its own answer, the same text or not, and answers a client that half-closed at once", async () => {
+Deno.test("startEchoServer() in reply mode sends each connection its own answer, the same text or not, answers a client that half-closed at once, and lets the handler keep its bytes", async () => {
+  const kept: [string, Uint8Array][] = [];
   const { server, closed, errors } = startRecorded({
-    reply: (message) => message === "" ? "nothing?" : message.toUpperCase(),
+    reply: (message, { bytes }) => {
+      kept.push([message, bytes]);
+      return message === "" ? "nothing?" : message.toUpperCase();
+    },
   });
   await using _server = server;
   const ask = async (message: string, halfClose: boolean) => {
@@ -486,6 +490,10 @@ Deno.test("startEchoServer() in reply mode sends each connection its own answer,
   await waitUntil(() => closed.length === 13, "every connection to close");
   assertEquals(closed.map((info) => info.reason), Array(13).fill("closed"));
   assertEquals(errors, []);
+  // The server reuses its read buffers: the bytes a handler kept stay its own.
+  for (const [message, bytes] of kept) {
+    assertEquals(decoder.decode(bytes), message);
+  }
 });
 
 Deno.test("startEchoServer() in reply mode reads at most maxMessageSize bytes, decodes leniently, sends bytes", async () => {
