@@ -501,6 +501,26 @@ function findName(url: string, from: number, to: number): string | undefined {
   return undefined;
 }
 
+/**
+ * Where the request target (`/path?query`) starts in `request.url`. Deno.serve
+ * writes that URL as the `Host` header followed by the target as sent, so a
+ * `Host` holding "/" or "?" (`x/?name=Evil&`) would be read as part of the
+ * path and query if the path were taken to start at the first "/".
+ * Not part of the public API: `formatRequestLog` logs the same target.
+ */
+export function requestTargetStart(request: Request): number {
+  const url = request.url;
+  const authorityStart = url.indexOf("//") + 2;
+  const host = request.headers.get("host");
+  if (
+    host !== null && host !== "" && url.startsWith(host, authorityStart) &&
+    url[authorityStart + host.length] === "/"
+  ) {
+    return authorityStart + host.length;
+  }
+  return url.indexOf("/", authorityStart);
+}
+
 /** Counts code points only when the UTF-16 length could exceed the limit. */
 function exceedsLength(text: string, max: number): boolean {
   if (text.length <= max) return false;
@@ -721,7 +741,7 @@ export function createGreetingHandler(
     // builds it from the request target as sent (no dot segments removed, nothing
     // percent-encoded), so the path is matched exactly: `/./` and `/%2e/` are not `/`.
     const url = request.url;
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const pathStart = requestTargetStart(request);
     let pathEnd = url.length;
     const hash = url.indexOf("#", pathStart);
     if (hash !== -1) pathEnd = hash;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RequestLogEntry } from "./greeting.ts";
+import { type RequestLogEntry, requestTargetStart } from "./greeting.ts";
 import type { ConnectionCloseInfo } from "./echo_server.ts";
 import { formatHostPort } from "./_net.ts";
 
@@ -154,7 +154,7 @@ export function formatRequestLog(
   now?: Date,
 ): string {
   const url = entry.request.url;
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const pathStart = requestTargetStart(entry.request);
   const target = pathStart === -1 ? url : url.slice(pathStart);
   return `${timestamp(now)} ${formatAddr(entry.remoteAddr)} ${
     escapeLogText(entry.request.method, 20)

@@ -1,5 +1,7 @@
 import { assertEquals } from "@std/assert";
 import { createGreetingHandler } from "../mod.ts";
+import { formatRequestLog } from "../src/log.ts";
+import { RawHttpConnection } from "./_http_helpers.ts";
 
 function serve(): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve(
@@ -77,4 +79,28 @@ Deno.test("over a real socket: Accept with charset=utf-8 gets the type, not 406"
     );
     await response.body?.cancel();
   }
+});
+
+Deno.test("over a real socket: a Host header holding a path or query does not take over the request's", async () => {
+  // Deno.serve's request.url is the Host header followed by the target as
+  // sent, so `Host: x/?name=Evil&` made `/?name=Budi` read as `?name=Evil&/?name=Budi`.
+  const targets: string[] = [];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createGreetingHandler({
+      onRequest: (entry) =>
+        targets.push(formatRequestLog(entry).split(" ")[3]!),
+    }),
+  );
+  using connection = await RawHttpConnection.open(server.addr.port);
+  const answers = [];
+  for (const host of ["x/?name=Evil&", "a/b", "x#"]) {
+    await connection.send(
+      `GET /?name=Budi HTTP/1.1\r\nHost: ${host}\r\nAccept: text/plain\r\n\r\n`,
+    );
+    const response = await connection.readResponse();
+    answers.push(`${response?.status} ${response?.body}`);
+  }
+  assertEquals(answers, Array(3).fill("200 Hello, Budi!"));
+  assertEquals(targets, Array(3).fill("/?name=Budi"));
 });
