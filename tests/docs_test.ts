@@ -1,6 +1,7 @@
 // The README and docs/ keep their word: links lead to files that exist, the
 // README's code prints what its comments say, the guide's code excerpts are
-// the example files' own code, and every task they name exists.
+// the example files' own code, every task they name exists, and every message
+// they quote from the programs or the library is one the code prints.
 
 import { assert, assertEquals } from "@std/assert";
 import { projectPath, runDeno } from "./_helpers.ts";
@@ -112,4 +113,110 @@ Deno.test("the guide's code excerpts are the example files' own code", () => {
   for (const [, file, code] of excerpts) {
     assert(read(file!).includes(code!), `${file} no longer contains:\n${code}`);
   }
+});
+
+/**
+ * The messages the programs and the library can print: each string and
+ * template literal in their code as a pattern, a `${...}` matching anything.
+ * Literals with little fixed text (`${program}: ${message}`) would match any
+ * line, so they are left out. `passThrough` marks a literal that ends with a
+ * `${...}`, such as `Cannot listen on ${address}: ${error.message}`: it quotes
+ * another error's message.
+ */
+function messagePatterns(): { pattern: RegExp; passThrough: boolean }[] {
+  const files = [
+    "server.ts",
+    "client.ts",
+    ...[...Deno.readDirSync(projectPath("src"))]
+      .filter((entry) => entry.name.endsWith(".ts"))
+      .map((entry) => `src/${entry.name}`),
+  ];
+  const patterns: { pattern: RegExp; passThrough: boolean }[] = [];
+  const add = (parts: string[]) => {
+    if (parts.join("").replaceAll(" ", "").length < 12) return;
+    const escaped = parts.map((part) =>
+      part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    );
+    patterns.push({
+      pattern: new RegExp(`^${escaped.join("([^]*?)")}$`),
+      passThrough: parts.length > 1 && parts.at(-1) === "",
+    });
+  };
+  const plugin: Deno.lint.Plugin = {
+    name: "docs-test",
+    rules: {
+      "messages": {
+        create: () => ({
+          TemplateLiteral(node) {
+            add(node.quasis.map((quasi) => quasi.cooked ?? quasi.raw));
+          },
+          Literal(node) {
+            if (typeof node.value === "string") add([node.value]);
+          },
+        }),
+      },
+    },
+  };
+  for (const file of files) Deno.lint.runPlugin(plugin, file, read(file));
+  return patterns;
+}
+
+/**
+ * The messages the docs quote: lines of `text` blocks and code spans that
+ * start with a program's name or read `Cannot ...`, without the docs' own
+ * trailing note (`   (examples/socket_client.ts)`).
+ */
+function quotedMessages(markdown: string): string[] {
+  const lines = [
+    // Fences may be indented, inside a list item.
+    ...[...markdown.matchAll(/^ *```text\n([\s\S]*?)^ *```$/gm)]
+      .flatMap((match) => match[1]!.split("\n").map((line) => line.trim())),
+    ...[...markdown.replace(/^```[\s\S]*?^```$/gm, "").matchAll(/`([^`\n]+)`/g)]
+      .map((match) => match[1]!),
+  ];
+  const messages: string[] = [];
+  for (const line of lines) {
+    const text = line.replace(/ {3,}\(.*\)$/, "");
+    const message = /^(?:server|client)\.ts: .*/.exec(text)?.[0] ??
+      /^(?:error: Uncaught \(in promise\) )?(?:\w+: )?(Cannot .*)/.exec(text)
+        ?.[1];
+    if (message !== undefined) messages.push(message);
+  }
+  return messages;
+}
+
+Deno.test("every message the docs quote from the programs or the library is one their code prints", () => {
+  const patterns = messagePatterns();
+  // A message quoting another error (Deno's, shown as the docs write it, or
+  // "...") must end in one of ours, or be that other error only: otherwise
+  // `Cannot listen on ${address}: ${error.message}` would vouch for any
+  // wording of the specific messages beside it.
+  const printed = (message: string): boolean =>
+    patterns.some(({ pattern, passThrough }) => {
+      const match = pattern.exec(message);
+      if (match === null) return false;
+      if (!passThrough) return true;
+      const quoted = match.at(-1)!;
+      if (quoted === "..." || !/[a-z] [a-z]/i.test(quoted)) return true;
+      for (let i = 0; i < quoted.length; i++) {
+        if (
+          patterns.some((other) =>
+            !other.passThrough && other.pattern.test(quoted.slice(i))
+          )
+        ) return true;
+      }
+      return false;
+    });
+  let checked = 0;
+  for (const doc of DOCS) {
+    for (const message of quotedMessages(read(doc))) {
+      const bare = message.replace(/^(?:server|client)\.ts: /, "");
+      assert(
+        printed(message) || printed(bare),
+        `${doc} quotes a message no code prints: ${message}`,
+      );
+      checked++;
+    }
+  }
+  assert(checked >= 20, `only ${checked} messages found`);
 });
