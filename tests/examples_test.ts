@@ -578,7 +578,7 @@ Deno.test({
   },
 });
 
-Deno.test("the twins fail as docs/troubleshooting.md shows: port in use, connection refused, no -N", async () => {
+Deno.test("the twins and the library client fail as docs/troubleshooting.md shows: port in use, connection refused, no -N", async () => {
   using taken = Deno.listen({ hostname: LOOPBACK, port: 0 });
   const busy = await runTwin(projectPath("examples/socket_server.ts"), [
     String(taken.addr.port),
@@ -591,6 +591,20 @@ Deno.test("the twins fail as docs/troubleshooting.md shows: port in use, connect
   ]);
   assertEquals(refused.code, 1);
   assertMatch(refused.stderr, /ConnectionRefused: Connection refused/);
+
+  const port = freePort();
+  const libraryRefused = await runDeno(
+    ["-N"],
+    "examples/library/socket_client.ts",
+    [String(port)],
+  );
+  assertEquals(libraryRefused.code, 1);
+  assertMatch(
+    libraryRefused.stderr,
+    new RegExp(
+      `ConnectionRefused: Cannot connect to 127\\.0\\.0\\.1:${port}: connection refused`,
+    ),
+  );
 
   const denied = await new Deno.Command(Deno.execPath(), {
     args: ["run", projectPath("examples/socket_client.ts")],
