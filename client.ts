@@ -304,8 +304,10 @@ async function greet(
     } else if (
       url.protocol === "http:" && /invalid HTTP version/i.test(detail)
     ) {
-      // A TLS server's handshake alert is not an HTTP status line.
-      hint = ` (the server speaks TLS: use https://${address}/)`;
+      // Neither a TLS server's handshake alert nor, say, an echo of the
+      // request is a status line; only the first is helped by https://.
+      hint =
+        ` (the answer is not HTTP: if the server speaks TLS, use https://${address}/)`;
     }
     throw new CliError(`Cannot reach ${address}: ${detail}${hint}`);
   }

@@ -318,3 +318,16 @@ Deno.test({
     assertEquals(new TextDecoder().decode(output.stdout), "Halo terminal\r\n");
   },
 });
+
+Deno.test("client.ts greet against a server that is not HTTP does not claim it speaks TLS", async () => {
+  // The echo server sends the request back: no status line, as with a TLS
+  // server's alert, but no TLS either.
+  await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  const result = await client([
+    "greet",
+    "--url",
+    `http://${LOOPBACK}:${server.addr.port}/`,
+  ]);
+  assertOneLineError(result, 1, "the answer is not HTTP");
+  assert(!result.stderr.includes("(the server speaks TLS:"), result.stderr);
+});

@@ -351,7 +351,7 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
   assertOneLineError(greetPlain.stderr, "client.ts");
   assertStringIncludes(
     greetPlain.stderr,
-    `(the server speaks TLS: use https://127.0.0.1:${httpsPort}/)`,
+    `(the answer is not HTTP: if the server speaks TLS, use https://127.0.0.1:${httpsPort}/)`,
   );
 
   // Plain TCP on the TLS port: no echo, an error saying what to do.
