@@ -18,7 +18,6 @@ import {
   formatHostPort,
   isDisconnectError,
   schedule,
-  writeAll,
 } from "./_net.ts";
 
 /**
@@ -1073,13 +1072,20 @@ class Server implements EchoServer {
         }
       }
       const out = typeof answer === "string" ? this.#encode(answer) : answer;
-      // One write sends a usual reply whole; writeAll is for the rest of a
-      // longer one. (Each call of an async helper costs a promise per
-      // connection.)
-      const written = await conn.write(out);
-      if (written < out.length) await writeAll(conn, out.subarray(written));
-      connection.bytesOut = out.length;
-      this.#bytesOut += out.length;
+      // One write sends a usual reply whole. The rest of a longer one goes
+      // out as the client reads it: each part counts as activity, so a slow
+      // reader is not taken for an idle one, and counts as sent, so a reply
+      // cut short reports what went out.
+      let written = 0;
+      do {
+        const count = await conn.write(
+          written === 0 ? out : out.subarray(written),
+        );
+        written += count;
+        connection.bytesOut += count;
+        this.#bytesOut += count;
+        connection.active = true;
+      } while (written < out.length);
       await conn.closeWrite();
       // A client that ended its side before sending anything has nothing left
       // to send: no reset is possible, nothing to wait for.

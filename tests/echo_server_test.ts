@@ -1173,3 +1173,52 @@ Deno.test("startEchoServer() closes a client that stops reading for idleTimeout,
   await writing;
   assertEquals(errors, []);
 });
+
+Deno.test("startEchoServer() in reply mode keeps sending a long reply to a slow reader past idleTimeout, and counts what went out", async () => {
+  // More than loopback's socket buffers hold, so the reply trickles out as the
+  // client reads: bytes move every 50 ms, for much longer than idleTimeout.
+  const reply = randomBytes(16 << 20);
+  const { server, closed, errors } = startRecorded({
+    idleTimeout: 300,
+    reply: () => reply,
+  });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("hello"));
+  await conn.closeWrite();
+  const received = new Uint8Array(reply.length + 1);
+  let length = 0;
+  const started = performance.now();
+  while (true) {
+    const n = await conn.read(received.subarray(length, length + (512 << 10)));
+    if (n === null) break;
+    length += n;
+    await delay(50);
+  }
+  assertGreater(performance.now() - started, 600, "the reply came too fast");
+  assertEquals(length, reply.length);
+  assertEquals(firstDifference(received.subarray(0, length), reply), -1);
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  assertEquals(closed[0]!.reason, "closed");
+  assertEquals(closed[0]!.bytesOut, reply.length);
+  assertEquals(errors, []);
+});
+
+Deno.test("startEchoServer() in reply mode counts the bytes of a reply cut short by the idle timeout", async () => {
+  const reply = new Uint8Array(16 << 20);
+  const { server, closed } = startRecorded({
+    idleTimeout: 200,
+    reply: () => reply,
+  });
+  await using _server = server;
+  using conn = await connectTo(server);
+  await conn.write(encoder.encode("hello"));
+  // Reads a little, then nothing: the server's write blocks until the idle
+  // check closes the connection.
+  const first = await readExactly(conn, 1000);
+  await waitUntil(() => closed.length === 1, "the idle connection to close");
+  assertEquals(closed[0]!.reason, "idle-timeout");
+  assertGreater(closed[0]!.bytesOut, first.length);
+  assertLess(closed[0]!.bytesOut, reply.length);
+  assertEquals(server.stats.bytesOut, closed[0]!.bytesOut);
+});
