@@ -25,7 +25,8 @@ import {
  * {@linkcode EchoServerOptions.onConnectionClose}:
  *
  * - `"closed"`: the client finished (end of input), or a reply was sent;
- * - `"reset"`: the client reset or dropped the connection;
+ * - `"reset"`: the client reset or dropped the connection, or, with TLS,
+ *   sent data that is not valid TLS after the handshake;
  * - `"idle-timeout"`: nothing was received or sent for
  *   {@linkcode EchoServerOptions.idleTimeout} ms;
  * - `"limit"`: closed at once because
@@ -917,7 +918,13 @@ class Server implements EchoServer {
       // A connection closed on purpose (idle, shutdown) already has its reason;
       // its cancelled read or write lands here.
       if (connection.reason === undefined) {
-        if (isDisconnectError(error)) {
+        // Records that do not decrypt after the handshake are as much the
+        // client's doing as a reset: a log line per such client would let any
+        // client fill the log with warnings.
+        if (
+          isDisconnectError(error) ||
+          this.#tls && error instanceof Deno.errors.InvalidData
+        ) {
           connection.close("reset");
         } else {
           this.#report(error);

@@ -472,3 +472,38 @@ Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable",
     assertEquals(result.stdout, "");
   }
 });
+
+Deno.test("a TLS client that sends records that are not valid TLS after the handshake is its own fault: closed, not reported", async () => {
+  await using certs = await makeTestCertificates();
+  for (const reply of [undefined, () => "ok"]) {
+    const { server, closed, errors } = startTlsServer(
+      certs,
+      reply === undefined ? {} : { reply },
+    );
+    await using _ = server;
+    // Python's ssl completes the handshake; the raw socket then sends an
+    // application-data record that does not decrypt, and plain text.
+    const program = [
+      "import os, socket, ssl, sys",
+      "ctx = ssl.create_default_context(cafile=sys.argv[2])",
+      `raw = socket.create_connection(("${LOOPBACK}", int(sys.argv[1])))`,
+      `s = ctx.wrap_socket(raw, server_hostname="${LOOPBACK}")`,
+      "s.do_handshake()",
+      "dup = socket.socket(fileno=os.dup(s.fileno()))",
+      "dup.sendall(b'\\x17\\x03\\x03\\x00\\x05GARBAGE GET / HTTP/1.1\\r\\n\\r\\n')",
+      "try:",
+      "    while dup.recv(4096): pass",
+      "except OSError:",
+      "    pass",
+    ].join("\n");
+    const output = await new Deno.Command("python3", {
+      args: ["-c", program, String(server.addr.port), certs.caFile],
+      stdin: "null",
+    }).output();
+    assert(output.success, new TextDecoder().decode(output.stderr));
+    await waitUntil(() => closed.length === 1, "the connection to close");
+    assertEquals(closed[0]!.reason, "reset");
+    assertEquals(errors, []);
+    assertEquals(server.stats.openConnections, 0);
+  }
+});
