@@ -231,7 +231,7 @@ export interface EchoServerOptions {
    * Called with unexpected errors: a {@linkcode ReplyHandler} or hook that
    * throws, a failed `accept()` (first of a run of failures), an unusual socket
    * error. Clients disconnecting (reset, broken pipe, ...) are ordinary and not
-   * reported. If it throws, that error is ignored.
+   * reported. If it throws (or, being async, rejects), that error is ignored.
    *
    * @default {console.error}
    */
@@ -284,8 +284,8 @@ export interface EchoServerOptions {
   maxMessageSize?: number;
   /**
    * Called after each connection closes, with its figures. Meant for connection
-   * logs; it runs on every connection, so keep it cheap. What it throws goes to
-   * {@linkcode onError}. Not set by default.
+   * logs; it runs on every connection, so keep it cheap. What it throws (or,
+   * being async, rejects with) goes to {@linkcode onError}. Not set by default.
    */
   onConnectionClose?: (info: ConnectionCloseInfo) => void;
   /**
@@ -1141,7 +1141,12 @@ class Server implements EchoServer {
   #notifyClose(info: ConnectionCloseInfo): void {
     if (this.#onConnectionClose === undefined) return;
     try {
-      this.#onConnectionClose(info);
+      const result: unknown = this.#onConnectionClose(info);
+      // An async hook's rejection would otherwise go unhandled, which ends
+      // the process.
+      if (result instanceof Promise) {
+        result.catch((error) => this.#report(error));
+      }
     } catch (error) {
       this.#report(error);
     }
@@ -1149,7 +1154,8 @@ class Server implements EchoServer {
 
   #report(error: unknown): void {
     try {
-      this.#onError(error);
+      const result: unknown = this.#onError(error);
+      if (result instanceof Promise) result.catch(() => {});
     } catch {
       // A failing error hook must not take the server down with it.
     }

@@ -1222,3 +1222,30 @@ Deno.test("startEchoServer() in reply mode counts the bytes of a reply cut short
   assertLess(closed[0]!.bytesOut, reply.length);
   assertEquals(server.stats.bytesOut, closed[0]!.bytesOut);
 });
+
+Deno.test("startEchoServer() reports an async onConnectionClose's rejection to onError, and ignores an async onError's", async () => {
+  // An unhandled rejection would end the whole process, every client with it.
+  const errors: unknown[] = [];
+  await using logged = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    onConnectionClose: () => Promise.reject(new Error("log file gone")),
+    onError: (error) => void errors.push(error),
+  });
+  assertEquals(await sendMessage("a", { port: logged.addr.port }), "a");
+  await waitUntil(() => errors.length === 1, "the rejection in onError");
+  assertEquals((errors[0] as Error).message, "log file gone");
+
+  await using failing = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    reply: () => {
+      throw new Error("reply failed");
+    },
+    onError: () => Promise.reject(new Error("error log gone")),
+  });
+  await sendMessage("b", { port: failing.addr.port });
+  // The rejection, were it unhandled, would surface within a few turns.
+  await delay(50);
+  assertEquals(await sendMessage("c", { port: logged.addr.port }), "c");
+});
