@@ -166,6 +166,25 @@ export function checkHostname(context: string, value: unknown): void {
   }
 }
 
+/**
+ * The `TypeError` for a `hostname` that Deno refused with a `URIError`, as no
+ * address could have it (`"a b"`, a control character, a name of 300
+ * letters): it names the option and the value after `context` (what failed),
+ * where Deno's lower-case message did not say which option.
+ */
+export function invalidHostname(
+  context: string,
+  hostname: string,
+  cause: unknown,
+): TypeError {
+  return new TypeError(
+    `${context}: hostname must be a host name or IP address, got ${
+      describe(hostname)
+    }`,
+    { cause },
+  );
+}
+
 /** Throws a `TypeError` unless `value` is `undefined` or an `AbortSignal`. */
 export function checkSignal(context: string, value: unknown): void {
   if (value !== undefined && !(value instanceof AbortSignal)) {

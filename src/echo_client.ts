@@ -14,6 +14,7 @@ import {
   checkType,
   describe,
   formatHostPort,
+  invalidHostname,
   isDisconnectError,
   schedule,
   writeAll,
@@ -159,8 +160,9 @@ const SEND = "Cannot send the message";
  * @param options Where to connect and limits.
  * @returns The reply as text.
  * @throws {TypeError} An option has the wrong type, `message` is neither a
- *   string nor a `Uint8Array`, `caCerts` is given without `tls: true`, or an
- *   entry of it is not a PEM certificate. The message names the option.
+ *   string nor a `Uint8Array`, `hostname` is no host name or IP address at
+ *   all (`"a b"`), `caCerts` is given without `tls: true`, or an entry of it
+ *   is not a PEM certificate. The message names the option.
  * @throws {RangeError} `port` is not a whole number from 1 to 65535,
  *   `timeout` is negative or `NaN`, or `maxResponseSize` is not a
  *   non-negative whole number or `Infinity`. The message names the option and
@@ -208,8 +210,9 @@ export async function sendMessage(
  * @param options Where to connect and limits.
  * @returns The reply's bytes.
  * @throws {TypeError} An option has the wrong type, `message` is neither a
- *   string nor a `Uint8Array`, `caCerts` is given without `tls: true`, or an
- *   entry of it is not a PEM certificate. The message names the option.
+ *   string nor a `Uint8Array`, `hostname` is no host name or IP address at
+ *   all (`"a b"`), `caCerts` is given without `tls: true`, or an entry of it
+ *   is not a PEM certificate. The message names the option.
  * @throws {RangeError} `port` is not a whole number from 1 to 65535,
  *   `timeout` is negative or `NaN`, or `maxResponseSize` is not a
  *   non-negative whole number or `Infinity`. The message names the option and
@@ -311,6 +314,7 @@ async function connect(
         { cause: error },
       );
     }
+    if (error instanceof URIError) throw invalidHostname(SEND, hostname, error);
     // A plain Error is a host name that does not resolve; Deno's message does
     // not say which name.
     if (

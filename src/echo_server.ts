@@ -16,6 +16,7 @@ import {
   discardBuffer,
   discardInput,
   formatHostPort,
+  invalidHostname,
   isDisconnectError,
   schedule,
 } from "./_net.ts";
@@ -529,8 +530,9 @@ const decoder = new TextDecoder();
  * @param options Where to listen, hooks, limits, the reply mode and TLS.
  * @returns The running server.
  * @throws {TypeError} An option has the wrong type (a hook that is not a
- *   function, a `hostname` that is not a string, ...), or only one of `cert`
- *   and `key` is given. The message names the option and the value.
+ *   function, a `hostname` that is not a string, ...), `hostname` is no host
+ *   name or IP address at all (`"a b"`), or only one of `cert` and `key` is
+ *   given. The message names the option and the value.
  * @throws {RangeError} A numeric option is out of range: `port` not a whole
  *   number from 0 to 65535, `maxConnections` not a positive whole number or
  *   `Infinity`, `idleTimeout` or `shutdownGracePeriod` negative or `NaN`,
@@ -623,6 +625,9 @@ function listen(
         }: the address is not available on this machine`,
         { cause: error },
       );
+    }
+    if (error instanceof URIError) {
+      throw invalidHostname(START, hostname, error);
     }
     // A plain Error is a host name that does not resolve; Deno's message does
     // not say which name.

@@ -1,4 +1,5 @@
 import {
+  assert,
   assertEquals,
   assertGreater,
   assertInstanceOf,
@@ -14,6 +15,7 @@ import {
   startEchoServer,
 } from "../mod.ts";
 import { schedule, writeAll } from "../src/_net.ts";
+import { denoRunArgs } from "./_helpers.ts";
 import {
   Background,
   delay,
@@ -348,4 +350,29 @@ Deno.test("sendBytes() with maxResponseSize 0 or Infinity takes an empty or any 
   const payload = randomBytes(3 << 20);
   const reply = await sendBytes(payload, { port, maxResponseSize: Infinity });
   assertEquals(firstDifference(reply, payload), -1);
+});
+
+Deno.test("startEchoServer() and sendMessage() name the hostname option when no address could have that name", async () => {
+  const names = ["a b", "127.0.0.1\n", "x".repeat(300)];
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(["-N"], "tests/fixtures/bad_hostname.ts", names),
+    stdin: "null",
+  }).output();
+  assert(output.success, new TextDecoder().decode(output.stderr));
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  assertEquals(
+    lines.map((line) => JSON.parse(line)),
+    names.flatMap((hostname) =>
+      ["Cannot start the echo server", "Cannot send the message"].map(
+        (context) => ({
+          hostname,
+          type: "TypeError",
+          message:
+            `${context}: hostname must be a host name or IP address, got ${
+              Deno.inspect(hostname)
+            }`,
+        }),
+      )
+    ),
+  );
 });
