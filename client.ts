@@ -194,13 +194,20 @@ async function readLimited(
  */
 async function readStdin(): Promise<Uint8Array | undefined> {
   if (Deno.stdin.isTerminal()) return undefined;
-  const bytes = await readLimited(
-    Deno.stdin.readable,
-    () =>
-      new CliError(
-        `Cannot send standard input: it is longer than ${MAX_BYTES} bytes, the most a reply can be`,
-      ),
-  );
+  let bytes: Uint8Array;
+  try {
+    bytes = await readLimited(
+      Deno.stdin.readable,
+      () =>
+        new CliError(
+          `Cannot send standard input: it is longer than ${MAX_BYTES} bytes, the most a reply can be`,
+        ),
+    );
+  } catch (error) {
+    // Say what was being read: `client.ts < folder` fails with EISDIR.
+    if (error instanceof CliError) throw error;
+    throw new CliError(`Cannot read standard input: ${describeError(error)}`);
+  }
   return bytes.length > 0 ? bytes : undefined;
 }
 

@@ -331,3 +331,29 @@ Deno.test("client.ts greet against a server that is not HTTP does not claim it s
   assertOneLineError(result, 1, "the answer is not HTTP");
   assert(!result.stderr.includes("(the server speaks TLS:"), result.stderr);
 });
+
+Deno.test("client.ts with standard input it cannot read says so in one line, exit 1", async () => {
+  // `client.ts < some-folder`: reading a directory fails with EISDIR.
+  const output = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      'exec "$0" "$@" < /',
+      Deno.execPath(),
+      ...denoRunArgs(["-N"], "client.ts", ["--port", "1"]),
+    ],
+    cwd: projectPath("."),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertOneLineError(
+    {
+      code: output.code,
+      signal: output.signal,
+      stdout: new TextDecoder().decode(output.stdout),
+      stderr: new TextDecoder().decode(output.stderr),
+    },
+    1,
+    "Cannot read standard input: ",
+  );
+});
