@@ -201,6 +201,26 @@ const PEM_BEGIN = {
 } as const;
 
 /**
+ * The longest PEM file read: a certificate chain is a few KiB, and a wrong file
+ * (a disk image, `/dev/zero`) must not be read into memory to its end.
+ */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+/** The text of `path`, or what `tooLong` makes once it passes `max` bytes. */
+function readUpTo(path: string, max: number, tooLong: () => Error): string {
+  using file = Deno.openSync(path);
+  const buffer = new Uint8Array(max + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const n = file.readSync(buffer.subarray(length));
+    if (n === null) break;
+    length += n;
+  }
+  if (length > max) throw tooLong();
+  return new TextDecoder().decode(buffer.subarray(0, length));
+}
+
+/**
  * Reads the PEM file a flag names (`--cert`, `--key`, `--ca`). A missing read permission, a
  * missing or unreadable file, or a file without the expected PEM block becomes one line naming
  * the flag and the file, instead of a prompt or a stack trace.
@@ -223,8 +243,12 @@ export function readPemFlag(
   }
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readUpTo(path, MAX_PEM_BYTES, () =>
+      new CliError(
+        `Cannot read --${flag} ${path}: it is longer than ${MAX_PEM_BYTES} bytes, too long for a PEM file`,
+      ));
   } catch (error) {
+    if (error instanceof CliError) throw error;
     if (error instanceof Deno.errors.NotFound) {
       throw new CliError(`Cannot read --${flag} ${path}: no such file`);
     }

@@ -392,3 +392,23 @@ Deno.test("client.ts: standard input over 1 MiB is refused before anything is se
     "Cannot send standard input: it is longer than 1048576 bytes",
   );
 });
+
+Deno.test("server.ts --cert and client.ts --ca: a file far too big for PEM is refused, not read whole", async () => {
+  // Certificates are a few KiB; a wrong file (a disk image, /dev/zero) must
+  // not be read into memory to its end.
+  const big = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    await Deno.writeTextFile(big, "x".repeat(2 << 20));
+    const permissions = ["-N", "-R"];
+    const [server, client] = await Promise.all([
+      run("server.ts", ["--cert", big, "--key", big, "--http-port", "0"], {
+        permissions,
+      }),
+      run("client.ts", ["--tls", "--ca", big, "x"], { permissions }),
+    ]);
+    assertFailure(server, "server.ts", `--cert ${big}`, "longer than");
+    assertFailure(client, "client.ts", `--ca ${big}`, "longer than");
+  } finally {
+    await Deno.remove(big);
+  }
+});
