@@ -96,9 +96,16 @@ export function hostFlag(
   fallback: string,
 ): string {
   const host = stringFlag(name, value) ?? fallback;
-  if (URL.parse(`http://${formatHostPort(host, 1)}/`) === null) {
+  // URL.parse drops tabs and newlines before parsing: they are tested first.
+  if (
+    /[\x00-\x1f\x7f]/.test(host) ||
+    URL.parse(`http://${formatHostPort(host, 1)}/`) === null
+  ) {
+    // JSON quoting shows a control character instead of breaking the line.
     throw usageError(
-      `--${name} must be a host name or IP address, got "${host}"`,
+      `--${name} must be a host name or IP address, got ${
+        JSON.stringify(host)
+      }`,
     );
   }
   return host;

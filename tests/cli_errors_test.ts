@@ -106,6 +106,12 @@ Deno.test("server.ts: every flag with a bad value names the flag and the value, 
       ["--hostname", "999.1.1.1"],
       '--hostname must be a host name or IP address, got "999.1.1.1"',
     ],
+    // URL.parse drops tabs and newlines; Deno's listen then failed with its
+    // own two-line message, exit 1.
+    [
+      ["--hostname", "127.0.0.1\n"],
+      '--hostname must be a host name or IP address, got "127.0.0.1\\n"',
+    ],
     [
       ["--echo-port", "99999999999999999999"],
       '--echo-port must be a whole number from 0 to 65535, got "99999999999999999999"',
@@ -248,6 +254,10 @@ Deno.test("client.ts: every flag with a bad value names the flag and the value, 
     [
       ["--hostname", "a b"],
       '--hostname must be a host name or IP address, got "a b"',
+    ],
+    [
+      ["--hostname", "127.0.0.1\t"],
+      '--hostname must be a host name or IP address, got "127.0.0.1\\t"',
     ],
     [["echo", "--url", "http://x/"], "--url does not apply to echo"],
   ];
