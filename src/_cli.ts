@@ -98,6 +98,7 @@ export function hostFlag(
   const host = stringFlag(name, value) ?? fallback;
   // URL.parse drops tabs and newlines before parsing: they are tested first.
   if (
+    // deno-lint-ignore no-control-regex -- control characters are its target
     /[\x00-\x1f\x7f]/.test(host) ||
     URL.parse(`http://${formatHostPort(host, 1)}/`) === null
   ) {
