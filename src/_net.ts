@@ -1,9 +1,12 @@
 // Socket, timer and option helpers shared by the echo server and client. Not
 // part of the published API.
 
-/** `host:port`, with brackets around an IPv6 host, as in a URL. */
+/**
+ * `host:port`, with brackets around an IPv6 host, as in a URL. A host already
+ * in brackets (`"[::1]"`, which Deno takes too) keeps its own.
+ */
 export function formatHostPort(hostname: string, port: number): string {
-  return hostname.includes(":")
+  return hostname.includes(":") && !hostname.startsWith("[")
     ? `[${hostname}]:${port}`
     : `${hostname}:${port}`;
 }

@@ -14,7 +14,7 @@ import {
   type SendOptions,
   startEchoServer,
 } from "../mod.ts";
-import { schedule, writeAll } from "../src/_net.ts";
+import { formatHostPort, schedule, writeAll } from "../src/_net.ts";
 import { denoRunArgs } from "./_helpers.ts";
 import {
   Background,
@@ -375,4 +375,12 @@ Deno.test("startEchoServer() and sendMessage() name the hostname option when no 
       )
     ),
   );
+});
+
+Deno.test("formatHostPort() brackets an IPv6 host once, given bare or in brackets as in a URL", () => {
+  assertEquals(formatHostPort("127.0.0.1", 7), "127.0.0.1:7");
+  assertEquals(formatHostPort("::1", 7), "[::1]:7");
+  // Deno takes "[::1]" too; messages said "[[::1]]:7", and --hostname [::1]
+  // was refused as no host name at all.
+  assertEquals(formatHostPort("[::1]", 7), "[::1]:7");
 });
