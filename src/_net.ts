@@ -150,7 +150,11 @@ export function checkType(
 
 /** Throws a `TypeError` unless `options` is an object (not `null`). */
 export function checkOptionsObject(context: string, options: unknown): void {
-  if (typeof options !== "object" || options === null) {
+  // An array is an object too, but never an options object: `[]` would
+  // silently start a server on the defaults.
+  if (
+    typeof options !== "object" || options === null || Array.isArray(options)
+  ) {
     throw new TypeError(
       `${context}: options must be an object, got ${describe(options)}`,
     );

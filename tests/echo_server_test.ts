@@ -840,6 +840,11 @@ Deno.test("startEchoServer() checks every option up front, naming it and its val
     TypeError,
     "Cannot start the echo server: options must be an object, got null",
   );
+  assertThrows(
+    () => startEchoServer([] as unknown as EchoServerOptions),
+    TypeError,
+    "Cannot start the echo server: options must be an object, got Array",
+  );
 });
 
 Deno.test("startEchoServer() in reply mode reports an answer of the wrong type, closes, and keeps its figures numbers", async () => {
