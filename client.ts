@@ -230,7 +230,11 @@ async function printReply(reply: Uint8Array): Promise<void> {
   } catch (error) {
     // The reader went away (`client.ts x | head -c 0`): end as a program
     // killed by SIGPIPE would, with no message (Deno ignores SIGPIPE).
-    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    if (!(error instanceof Deno.errors.BrokenPipe)) {
+      throw new CliError(
+        `Cannot write the reply to standard output: ${describeError(error)}`,
+      );
+    }
     Deno.exitCode = EXIT_BROKEN_PIPE;
   }
 }

@@ -332,28 +332,56 @@ Deno.test("client.ts greet against a server that is not HTTP does not claim it s
   assert(!result.stderr.includes("(the server speaks TLS:"), result.stderr);
 });
 
-Deno.test("client.ts with standard input it cannot read says so in one line, exit 1", async () => {
-  // `client.ts < some-folder`: reading a directory fails with EISDIR.
+/** Runs client.ts through `sh`, with `redirect` (say `< /`) applied to it. */
+async function clientRedirected(
+  redirect: string,
+  args: string[],
+): Promise<Finished> {
   const output = await new Deno.Command("sh", {
     args: [
       "-c",
-      'exec "$0" "$@" < /',
+      `exec "$0" "$@" ${redirect}`,
       Deno.execPath(),
-      ...denoRunArgs(["-N"], "client.ts", ["--port", "1"]),
+      ...denoRunArgs(["-N"], "client.ts", args),
     ],
     cwd: projectPath("."),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
+  return {
+    code: output.code,
+    signal: output.signal,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+Deno.test("client.ts with standard input it cannot read says so in one line, exit 1", async () => {
+  // `client.ts < some-folder`: reading a directory fails with EISDIR.
   assertOneLineError(
-    {
-      code: output.code,
-      signal: output.signal,
-      stdout: new TextDecoder().decode(output.stdout),
-      stderr: new TextDecoder().decode(output.stderr),
-    },
+    await clientRedirected("< /", ["--port", "1"]),
     1,
     "Cannot read standard input: ",
   );
+});
+
+Deno.test({
+  name:
+    `client.ts whose output cannot be written (a full disk) says so in one line, exit 1${
+      Deno.build.os === "linux" ? "" : " (ignored: /dev/full is Linux's)"
+    }`,
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using server = startEchoServer({ hostname: LOOPBACK, port: 0 });
+    assertOneLineError(
+      await clientRedirected("> /dev/full", [
+        "--port",
+        String(server.addr.port),
+        "x",
+      ]),
+      1,
+      "Cannot write the reply to standard output: ",
+    );
+  },
 });
