@@ -350,10 +350,23 @@ class StderrLog {
 }
 
 const log = new StderrLog((reason) =>
-  console.log(
+  say(
     `${PROGRAM}: ${reason}; dropping log lines (counted when the server stops)`,
   )
 );
+
+/**
+ * Prints one of the few lines meant for stdout (listening, stopping, stopped).
+ * A stdout that cannot take them (a full disk) costs those lines, not the
+ * service.
+ */
+function say(line: string): void {
+  try {
+    console.log(line);
+  } catch (error) {
+    warn(`Cannot print on stdout: ${describeError(error)}`);
+  }
+}
 
 /** Prints a message of the program's own on stderr, in order with the log. */
 function warn(message: string): void {
@@ -376,7 +389,7 @@ function startHttp(
       port,
       ...tls,
       onListen: (addr) => {
-        console.log(
+        say(
           `HTTP${tls ? "S" : ""} greeting server listening on ${
             httpUrl(addr.hostname, addr.port, tls !== undefined)
           }`,
@@ -407,7 +420,7 @@ function startEcho(
       ...tls,
       ...(reply === undefined ? {} : { reply: () => reply }),
       onListen: (addr) => {
-        console.log(
+        say(
           `${tls ? "TLS" : "TCP"} ${
             reply === undefined ? "echo" : "reply"
           } server listening on ${
@@ -472,14 +485,14 @@ async function main(args: string[]): Promise<void> {
   };
   const stop = (signal: keyof typeof FORCED_EXIT) => {
     if (firstSignal !== undefined) {
-      console.log(
+      say(
         `${signal} received while finishing after ${firstSignal}: closing every connection now`,
       );
       force(FORCED_EXIT[signal]);
       return;
     }
     firstSignal = signal;
-    console.log(
+    say(
       `${signal} received, finishing what is in flight (send it again to stop at once)...`,
     );
     void http?.shutdown();
@@ -555,7 +568,7 @@ async function main(args: string[]): Promise<void> {
   clearTimeout(giveUp);
   removeSignalListeners();
   const flushed = await log.flush(1_000);
-  console.log(
+  say(
     `Server stopped${
       log.dropped > 0 ? ` (${log.dropped} log lines dropped)` : ""
     }.`,

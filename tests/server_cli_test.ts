@@ -8,6 +8,7 @@ import {
 import { sendMessage } from "../mod.ts";
 import { denoRunArgs, projectPath, runDeno, Spawned } from "./_helpers.ts";
 import {
+  Background,
   delay,
   freePort,
   resetClients,
@@ -620,4 +621,38 @@ Deno.test("server.ts keeps greeting after a flood of idle connections runs it ou
   assertEquals(status.code, 0);
   assertOneLineError(server.stderr);
   assertStringIncludes(server.stdout, "Server stopped.");
+});
+
+Deno.test({
+  name: `server.ts serves when its stdout cannot be written (a full disk)${
+    Deno.build.os === "linux" ? "" : " (ignored: /dev/full is Linux's)"
+  }`,
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // The start-up lines are for a reader; failing to print them is no reason
+    // to refuse every client.
+    const httpPort = freePort();
+    await using server = new Background("sh", [
+      "-c",
+      'exec "$0" "$@" > /dev/full',
+      Deno.execPath(),
+      ...denoRunArgs(["-N"], "server.ts", [
+        ...LOOPBACK,
+        "--http-port",
+        String(httpPort),
+        "--no-echo",
+      ]),
+    ], { cwd: projectPath(".") });
+    let greeting = "";
+    for (let i = 0; i < 100 && greeting === ""; i++) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${httpPort}/?name=Budi`);
+        greeting = await response.text();
+      } catch {
+        await delay(100);
+      }
+    }
+    assertEquals(greeting, "Hello, Budi!", server.output);
+    assertNotMatch(server.output, /Cannot listen/);
+  },
 });
