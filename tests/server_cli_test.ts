@@ -585,6 +585,22 @@ Deno.test({
   },
 });
 
+/**
+ * The greeting from `port` once something answers there: for up to 10 s, a
+ * refused connection means try again.
+ */
+async function greetWhenListening(port: number): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/?name=Budi`);
+      return await response.text();
+    } catch {
+      await delay(100);
+    }
+  }
+  return "";
+}
+
 Deno.test("server.ts keeps greeting after a flood of idle connections runs it out of file descriptors", async () => {
   // Deno.serve's accept loop ends for good on EMFILE; under a limit of 64
   // files, 100 silent connections get there.
@@ -607,16 +623,7 @@ Deno.test("server.ts keeps greeting after a flood of idle connections runs it ou
     for (const conn of flood) conn.close();
   }
   // Greeted again once the flood is gone (the first tries may be refused).
-  let greeting = "";
-  for (let i = 0; i < 100 && greeting === ""; i++) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${httpPort}/?name=Budi`);
-      greeting = await response.text();
-    } catch {
-      await delay(100);
-    }
-  }
-  assertEquals(greeting, "Hello, Budi!");
+  assertEquals(await greetWhenListening(httpPort), "Hello, Budi!");
   const status = await server.stop("SIGTERM");
   assertEquals(status.code, 0);
   assertOneLineError(server.stderr);
@@ -643,16 +650,11 @@ Deno.test({
         "--no-echo",
       ]),
     ], { cwd: projectPath(".") });
-    let greeting = "";
-    for (let i = 0; i < 100 && greeting === ""; i++) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${httpPort}/?name=Budi`);
-        greeting = await response.text();
-      } catch {
-        await delay(100);
-      }
-    }
-    assertEquals(greeting, "Hello, Budi!", server.output);
+    assertEquals(
+      await greetWhenListening(httpPort),
+      "Hello, Budi!",
+      server.output,
+    );
     assertNotMatch(server.output, /Cannot listen/);
   },
 });
