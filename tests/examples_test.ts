@@ -60,18 +60,31 @@ async function runTwin(
   };
 }
 
+/**
+ * The port a server prints in the first group of `pattern`; a server that
+ * never prints it is stopped before the error is passed on.
+ */
+async function listeningPort(
+  server: AsyncDisposable & {
+    waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
+  },
+  pattern: RegExp,
+): Promise<string | undefined> {
+  try {
+    return (await server.waitFor(pattern))[1];
+  } catch (error) {
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 /** Starts a socket server twin on a free port and returns it with that port. */
 async function socketTwin(
   file = projectPath("examples/socket_server.ts"),
   cwd?: string,
 ): Promise<{ server: Background; port: number }> {
   const server = startTwin(file, ["0"], cwd);
-  try {
-    return { server, port: Number((await server.waitFor(READY))[1]) };
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+  return { server, port: Number(await listeningPort(server, READY)) };
 }
 
 /** Starts a greeting server twin on a free loopback port; returns its URL. */
@@ -80,13 +93,8 @@ async function greetingTwin(
   cwd?: string,
 ): Promise<{ server: Background; url: string }> {
   const server = startTwin(file, ["0", LOOPBACK], cwd);
-  try {
-    const port = (await server.waitFor(STARTING))[1];
-    return { server, url: `http://${LOOPBACK}:${port}` };
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+  const port = await listeningPort(server, STARTING);
+  return { server, url: `http://${LOOPBACK}:${port}` };
 }
 
 /**
@@ -414,13 +422,8 @@ async function serveExample(
     [],
     { subcommand: "serve", ...(env ? { env } : {}) },
   );
-  try {
-    const port = (await server.waitFor(SERVE_LISTENING))[1];
-    return { server, url: `http://${LOOPBACK}:${port}` };
-  } catch (error) {
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
+  const port = await listeningPort(server, SERVE_LISTENING);
+  return { server, url: `http://${LOOPBACK}:${port}` };
 }
 
 Deno.test("examples/library/greeting_server.ts greets and stops on Ctrl-C", async () => {
