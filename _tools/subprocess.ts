@@ -109,22 +109,39 @@ export async function hardFileLimit(): Promise<number> {
 }
 
 /**
+ * Sends `child` SIGKILL after `timeoutMs` unless disposed first: a hung
+ * subprocess must fail its test, not hang the run.
+ */
+function killAfter(child: Deno.ChildProcess, timeoutMs: number): Disposable {
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }, timeoutMs);
+  return { [Symbol.dispose]: () => clearTimeout(timer) };
+}
+
+/**
  * Waits for `child` to exit; sends SIGKILL if it has not after `timeoutMs`.
  */
 export async function exitOrKill(
   child: Deno.ChildProcess,
   timeoutMs: number,
 ): Promise<Deno.CommandStatus> {
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-  }, timeoutMs);
-  try {
-    return await child.status;
-  } finally {
-    clearTimeout(timer);
-  }
+  using _killer = killAfter(child, timeoutMs);
+  return await child.status;
+}
+
+/**
+ * Waits for `child` to exit and returns its output; sends SIGKILL if it has
+ * not exited after `timeoutMs`.
+ */
+export async function outputOrKill(
+  child: Deno.ChildProcess,
+  timeoutMs: number,
+): Promise<Deno.CommandOutput> {
+  using _killer = killAfter(child, timeoutMs);
+  return await child.output();
 }
 
 /** Result of a finished subprocess with its output decoded. */
@@ -178,22 +195,13 @@ export async function runDeno(
     await writer.write(new TextEncoder().encode(options.stdin));
     await writer.close();
   }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-  }, options.timeoutMs ?? 20_000);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      signal: out.signal,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const out = await outputOrKill(child, options.timeoutMs ?? 20_000);
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
 // waits, and running the seed's Python socket programs
 // (tests/fixtures/seed_socket_*.py) on a given port.
 
-import { delay, LOOPBACK } from "../_tools/subprocess.ts";
+import { delay, LOOPBACK, outputOrKill } from "../_tools/subprocess.ts";
 
 export { delay, LOOPBACK };
 
@@ -130,8 +130,7 @@ export async function runSeedClient(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  const output = await child.output().finally(() => clearTimeout(timer));
+  const output = await outputOrKill(child, 10_000);
   return {
     code: output.code,
     stdout: new TextDecoder().decode(output.stdout),

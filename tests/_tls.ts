@@ -3,6 +3,8 @@
 // localhost, 127.0.0.1 and ::1), and a second, unrelated CA for "wrong CA"
 // cases. Everything lives in a temporary directory removed on dispose.
 
+import { outputOrKill } from "../_tools/subprocess.ts";
+
 /** The openssl command, 3.0 or newer (for `req -x509 -CA`). */
 const OPENSSL = "openssl";
 
@@ -47,8 +49,7 @@ async function openssl(args: string[]): Promise<void> {
     }
     throw error;
   }
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  const output = await child.output().finally(() => clearTimeout(timer));
+  const output = await outputOrKill(child, 15_000);
   if (!output.success) {
     throw new Error(
       `openssl ${args[0]} failed (${output.code}): ${
