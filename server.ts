@@ -568,11 +568,12 @@ async function main(args: string[]): Promise<void> {
   clearTimeout(giveUp);
   removeSignalListeners();
   const flushed = await log.flush(1_000);
-  say(
-    `Server stopped${
-      log.dropped > 0 ? ` (${log.dropped} log lines dropped)` : ""
-    }.`,
-  );
+  const dropped = log.dropped === 1
+    ? " (1 log line dropped)"
+    : log.dropped > 1
+    ? ` (${log.dropped} log lines dropped)`
+    : "";
+  say(`Server stopped${dropped}.`);
   // Deno.serve cannot cut its connections once shutdown() has begun (its
   // `signal` then throws BadResource), and a write to a stderr nobody reads
   // cannot be cancelled: either would keep the process alive, so only then

@@ -403,6 +403,22 @@ Deno.test("server.ts keeps serving when its stderr is closed, says so once on st
   assertMatch(server.stdout, /^Server stopped \(6 log lines dropped\)\.$/m);
 });
 
+Deno.test("server.ts counts one dropped log line in the singular", async () => {
+  await using server = new RawServer(["--http-port", "0", "--no-echo"]);
+  const httpPort = port(await server.waitFor(HTTP_LINE));
+  await server.child.stderr.cancel();
+  const response = await fetch(`http://127.0.0.1:${httpPort}/`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.body?.cancel();
+  await waitUntil(
+    () => /dropping log lines/.test(server.stdout),
+    "the notice of dropped lines",
+  );
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  assertMatch(server.stdout, /^Server stopped \(1 log line dropped\)\.$/m);
+});
+
 Deno.test("server.ts keeps serving with stdout and stderr both closed", async () => {
   await using server = new RawServer(["--http-port", "0", "--echo-port", "0"]);
   const httpPort = port(await server.waitFor(HTTP_LINE));
