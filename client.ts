@@ -239,6 +239,13 @@ async function printReply(reply: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Where the echo server of the server program is, for a client pointed at
+ * something else (its HTTP port, say).
+ */
+const ECHO_PORT_HINT =
+  `${SERVER} echoes on its TCP port: the tcp:// address it prints, 12345 unless --echo-port`;
+
 /** The hint for a refused connection: the server may simply not be running. */
 function refused(address: string): CliError {
   return new CliError(
@@ -376,14 +383,54 @@ async function main(args: string[]): Promise<void> {
     if (command.tls && error instanceof Deno.errors.InvalidData) {
       throw new CliError(error.message + tlsHint(error.message, caCert?.file));
     }
+    if (error instanceof Deno.errors.TimedOut) {
+      // An HTTP server, for one, may wait for the rest of a request; so does
+      // a firewall that drops packets, at connecting.
+      throw new CliError(
+        `${error.message} (the server did not answer and close the connection in that time: is it an echo server? ${ECHO_PORT_HINT}; --timeout MS waits longer)`,
+      );
+    }
     throw error;
   }
-  if (!command.tls && isTlsAlert(reply) && !isSame(reply, message)) {
+  // An echo of nothing is nothing; to a message, an answer of nothing is what
+  // an HTTP server gives a request it cannot parse.
+  if (reply.length === 0 && message.length > 0) {
+    throw new CliError(
+      `No answer from ${address}: the server closed the connection without replying (is it an HTTP server? ${ECHO_PORT_HINT})`,
+    );
+  }
+  if (isSame(reply, message)) {
+    await printReply(reply);
+    return;
+  }
+  if (!command.tls && isTlsAlert(reply)) {
     throw new CliError(
       `${address} answered with a TLS alert: it speaks TLS, add --tls (and --ca FILE for a private CA)`,
     );
   }
+  const status = httpStatusLine(reply);
+  if (status !== undefined && !HTTP_REQUEST.test(latin1(message))) {
+    throw new CliError(
+      `${address} answered with HTTP (${status}): it is an HTTP server, not an echo server (${ECHO_PORT_HINT}; for a greeting, use ${CLIENT} greet --url http://${address}/)`,
+    );
+  }
   await printReply(reply);
+}
+
+/** The start of an HTTP/1 request: a message meant for an HTTP server. */
+const HTTP_REQUEST = /^[!-~]+ \S+ HTTP\/\d/;
+
+/** The first bytes of `bytes` as text, one character a byte. */
+function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes.subarray(0, 200));
+}
+
+/**
+ * The status line `bytes` start with if they are an HTTP response, printable
+ * characters only: it is quoted in a message.
+ */
+function httpStatusLine(bytes: Uint8Array): string | undefined {
+  return /^HTTP\/\d[ -~]*/.exec(latin1(bytes))?.[0];
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   projectPath,
   runDeno,
 } from "./_helpers.ts";
-import { freePort, LOOPBACK, SeedServer } from "./_echo_helpers.ts";
+import { freePort, LOOPBACK, readAll, SeedServer } from "./_echo_helpers.ts";
 
 function client(
   args: string[],
@@ -106,6 +106,72 @@ Deno.test("client.ts reports a refused connection or a timeout in one line, exit
   assertOneLineError(echo, 1);
   assertOneLineError(greet, 1);
   assertOneLineError(slow, 1, `${LOOPBACK}:${listener.addr.port}`, "300 ms");
+});
+
+Deno.test("client.ts pointed at an HTTP server says so, exit 1: no answer, an HTTP answer or no end", async () => {
+  const echoHint =
+    "server.ts echoes on its TCP port: the tcp:// address it prints, 12345 unless --echo-port";
+  // Deno.serve, as server.ts's HTTP port, closes on a request it cannot parse.
+  await using http = Deno.serve(
+    { hostname: LOOPBACK, port: 0, onListen() {} },
+    () => new Response("Hello, world!"),
+  );
+  // Others (nginx, Python's http.server) answer 400; some wait for the rest
+  // of the request.
+  using answering = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  using waiting = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  const served = (async () => {
+    using conn = await answering.accept();
+    await conn.write(
+      new TextEncoder().encode(
+        "HTTP/1.1 400 Bad Request\x1b[2J\r\ncontent-length: 0\r\n\r\n",
+      ),
+    );
+    await conn.closeWrite();
+    await readAll(conn);
+  })();
+  const held = waiting.accept();
+  const [empty, status, slow] = await Promise.all([
+    client(["--port", String(http.addr.port), "hi"]),
+    client(["--port", String(answering.addr.port), "hi"]),
+    client(["--port", String(waiting.addr.port), "--timeout", "300", "hi"]),
+  ]);
+  await served;
+  (await held).close();
+  assertEquals(
+    empty.stderr,
+    `client.ts: No answer from ${LOOPBACK}:${http.addr.port}: the server closed the connection without replying (is it an HTTP server? ${echoHint})\n`,
+  );
+  assertOneLineError(empty, 1);
+  assertEquals(
+    status.stderr,
+    `client.ts: ${LOOPBACK}:${answering.addr.port} answered with HTTP (HTTP/1.1 400 Bad Request): it is an HTTP server, not an echo server (${echoHint}; for a greeting, use client.ts greet --url http://${LOOPBACK}:${answering.addr.port}/)\n`,
+  );
+  assertOneLineError(status, 1);
+  assertOneLineError(
+    slow,
+    1,
+    "timed out after 300 ms (the server did not answer and close the connection in that time: is it an echo server?",
+    echoHint,
+  );
+});
+
+Deno.test("client.ts prints an empty echo of an empty message, and the answer to an HTTP request it was given", async () => {
+  await using echo = startEchoServer({ hostname: LOOPBACK, port: 0 });
+  await using http = Deno.serve(
+    { hostname: LOOPBACK, port: 0, onListen() {} },
+    () => new Response("Hello, world!"),
+  );
+  const [empty, request] = await Promise.all([
+    client(["--port", String(echo.addr.port), ""]),
+    client(["--port", String(http.addr.port)], {
+      stdin: "GET / HTTP/1.0\r\n\r\n",
+    }),
+  ]);
+  assertEquals(empty, { code: 0, signal: null, stdout: "", stderr: "" });
+  assertEquals(request.code, 0, request.stderr);
+  assert(request.stdout.startsWith("HTTP/1.0 200 OK\r\n"), request.stdout);
+  assert(request.stdout.endsWith("\r\n\r\nHello, world!"), request.stdout);
 });
 
 Deno.test("client.ts rejects bad flags and unknown commands with the usage, exit 2", async () => {
