@@ -150,8 +150,9 @@ export interface ReplyContext {
  * If the handler throws or rejects, or its answer is anything else (an
  * `ArrayBuffer`, a number, `null`, ...: a `TypeError`), the error goes to
  * {@linkcode EchoServerOptions.onError} and that connection is closed without
- * an answer (reason `"error"`); the server keeps running. A connection closed
- * while its answer is pending (idle timeout, shutdown) does not wait for it.
+ * an answer (reason `"error"`; {@linkcode EchoServerOptions.reply} says what
+ * the client sees); the server keeps running. A connection closed while its
+ * answer is pending (idle timeout, shutdown) does not wait for it.
  *
  * @example Shout the message back
  * ```ts
@@ -273,6 +274,15 @@ export interface EchoServerOptions {
    * the client still sends until the client closes, for at most 2 seconds and
    * 1 MiB: closing with input unread would reset the connection, and a reset
    * destroys the part of the answer the client has not read yet.
+   *
+   * If `reply` throws or rejects, the error goes to {@linkcode onError} and
+   * the connection is closed at once with nothing sent (reason `"error"`).
+   * The client then reads an end of input with no answer before it, which it
+   * cannot tell from an empty answer: the bare protocol has no room for an
+   * error, and Deno cannot reset a connection on purpose (its `close()` ends
+   * the connection in order first, and it has no `SO_LINGER`). For its client
+   * to know, a handler catches its own errors and answers with a message
+   * saying so.
    */
   reply?: ReplyHandler;
   /**

@@ -548,6 +548,21 @@ Deno.test("startEchoServer() in reply mode reports a throwing reply and keeps se
   assertEquals(decoder.decode(await readAll(next)), "ok");
 });
 
+// What EchoServerOptions.reply documents: Deno cannot reset a connection on
+// purpose, so the client of a failed reply sees an orderly end, as for an
+// empty answer.
+Deno.test("startEchoServer() in reply mode reports a rejecting reply; its client gets an empty answer", async () => {
+  const { server, closed, errors } = startRecorded({
+    reply: () => Promise.reject(new Error("reply failed")),
+  });
+  await using _server = server;
+  assertEquals(await sendMessage("hi", { port: server.addr.port }), "");
+  await waitUntil(() => closed.length === 1, "the connection to close");
+  assertEquals(closed[0]!.reason, "error");
+  assertEquals(errors.length, 1);
+  assertEquals((errors[0] as Error).message, "reply failed");
+});
+
 Deno.test("the seed's Python client gets the same answer from reply mode as from the seed's Python server", async () => {
   let fromPythonServer: string;
   {
