@@ -15,9 +15,10 @@
 import {
   createGreetingHandler,
   type EchoServer,
+  type RequestLogEntry,
   startEchoServer,
 } from "./mod.ts";
-import { formatConnectionLog, formatRequestLog } from "./src/log.ts";
+import { formatConnectionLog, LogBuffer } from "./src/log.ts";
 import config from "./deno.json" with { type: "json" };
 import { parseArgs } from "@std/cli/parse-args";
 import {
@@ -231,17 +232,17 @@ function bindError(
   throw listenError(error, address);
 }
 
-/** The most log text held back while stderr is slow: about 1,000 lines. */
-const LOG_BACKLOG_CHARS = 256 * 1024;
+/** The most log bytes held back while stderr is slow: about 2,500 lines. */
+const LOG_BACKLOG_BYTES = 256 * 1024;
 /**
- * How long lines are gathered before a write, unless a quarter of the backlog
- * came first: Deno hands an asynchronous stderr write to another thread, which
- * costs about 35 µs even for /dev/null (a synchronous write: 3 µs), so writing
- * once per event-loop turn (about 60 lines under load) cost about 0.5 µs a
- * line, 4% of a request (bench/RESULTS.md).
+ * How long lines are gathered before a write, unless half the backlog came
+ * first: Deno hands an asynchronous stderr write to another thread, which
+ * costs 40-60 µs of CPU even for /dev/null (a synchronous write: 3 µs). Under
+ * load, a write every 5 ms still cost about 0.5 µs a request, 3% of it
+ * (bench/RESULTS.md); every 20 ms, a quarter of that.
  */
-const LOG_BATCH_MS = 5;
-const LOG_BATCH_CHARS = LOG_BACKLOG_CHARS / 4;
+const LOG_BATCH_MS = 20;
+const LOG_BATCH_BYTES = LOG_BACKLOG_BYTES / 2;
 
 /**
  * The log on stderr: access lines and the program's own warnings, in order.
@@ -249,22 +250,24 @@ const LOG_BATCH_CHARS = LOG_BACKLOG_CHARS / 4;
  *
  * Lines are gathered for `LOG_BATCH_MS` and written together: under load, a
  * write (and console.error's formatting) per request was most of what logging
- * cost (see bench/RESULTS.md). The write is asynchronous, one at a
- * time, so a log reader that reads slowly, or not at all, never holds up a
- * request; while it waits, at most `LOG_BACKLOG_CHARS` of lines wait behind
- * it, and later lines are dropped and counted. A reader that has gone away
- * (`server.ts 2>&1 | head`) ends the log, not the service.
+ * cost (see bench/RESULTS.md). Each line goes straight into the bytes of the
+ * next batch, while the one before is being written. The write is
+ * asynchronous, one at a time, so a log reader that reads slowly, or not at
+ * all, never holds up a request; while it waits, at most `LOG_BACKLOG_BYTES`
+ * of lines wait behind it, and later lines are dropped and counted. A reader
+ * that has gone away (`server.ts 2>&1 | head`) ends the log, not the service.
  */
 class StderrLog {
   /** Lines dropped: stderr was closed, failed, or too far behind. */
   dropped = 0;
-  #pending: string[] = [];
-  #pendingChars = 0;
+  /** Takes new lines; the other buffer may be being written. */
+  #pending = new LogBuffer(LOG_BACKLOG_BYTES);
+  #spare = new LogBuffer(LOG_BACKLOG_BYTES);
+  #pendingLines = 0;
   #writing: Promise<void> | undefined;
   /** Ends the wait for more lines early: a full batch, or a flush. */
   #wake: (() => void) | undefined;
   #broken = false;
-  readonly #encoder = new TextEncoder();
   readonly #onFirstDrop: (reason: string) => void;
 
   /** `onFirstDrop` is told, once, why lines start being dropped. */
@@ -274,12 +277,20 @@ class StderrLog {
 
   line(text: string): void {
     if (this.#broken) return this.#drop(1);
-    if (this.#pendingChars + text.length > LOG_BACKLOG_CHARS) {
+    this.#added(this.#pending.appendLine(text));
+  }
+
+  request(entry: RequestLogEntry): void {
+    if (this.#broken) return this.#drop(1);
+    this.#added(this.#pending.appendRequest(entry));
+  }
+
+  #added(fit: boolean): void {
+    if (!fit) {
       return this.#drop(1, "The log is not read as fast as it is written");
     }
-    this.#pending.push(text);
-    this.#pendingChars += text.length + 1;
-    if (this.#pendingChars >= LOG_BATCH_CHARS) this.#wake?.();
+    this.#pendingLines++;
+    if (this.#pending.length >= LOG_BATCH_BYTES) this.#wake?.();
     this.#writing ??= this.#writeAll();
   }
 
@@ -305,12 +316,14 @@ class StderrLog {
 
   async #writeAll(): Promise<void> {
     while (true) {
-      if (this.#pendingChars < LOG_BATCH_CHARS) await this.#gather();
-      if (this.#pending.length === 0) break;
-      const lines = this.#pending;
-      this.#pending = [];
-      this.#pendingChars = 0;
-      const bytes = this.#encoder.encode(`${lines.join("\n")}\n`);
+      if (this.#pending.length < LOG_BATCH_BYTES) await this.#gather();
+      if (this.#pendingLines === 0) break;
+      const batch = this.#pending;
+      const lines = this.#pendingLines;
+      this.#pending = this.#spare;
+      this.#spare = batch;
+      this.#pendingLines = 0;
+      const bytes = batch.bytes();
       try {
         let written = 0;
         while (written < bytes.length) {
@@ -321,11 +334,16 @@ class StderrLog {
         // else (EPIPE: the reader is gone) ends the log.
         if (!(error instanceof Deno.errors.WouldBlock)) this.#broken = true;
         this.#drop(
-          lines.length,
+          lines,
           `Cannot write the log to stderr: ${describeError(error)}`,
         );
-        if (this.#broken) this.#drop(this.#pending.splice(0).length);
+        if (this.#broken) {
+          this.#drop(this.#pendingLines);
+          this.#pendingLines = 0;
+          this.#pending.clear();
+        }
       }
+      batch.clear();
     }
     this.#writing = undefined;
   }
@@ -373,8 +391,7 @@ function warn(message: string): void {
   log.line(`${PROGRAM}: ${message}`);
 }
 
-const logRequest = (entry: Parameters<typeof formatRequestLog>[0]) =>
-  log.line(formatRequestLog(entry));
+const logRequest = (entry: RequestLogEntry) => log.request(entry);
 const logConnection = (info: Parameters<typeof formatConnectionLog>[0]) =>
   log.line(formatConnectionLog(info));
 

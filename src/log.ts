@@ -97,6 +97,30 @@ export function escapeLogText(
   return cut.replace(UNSAFE, escapeChar);
 }
 
+// `toISOString()` costs more than the rest of a log line together (about half
+// a microsecond), and under load many lines fall in the same millisecond: the
+// text is made once per millisecond, and kept as bytes for the log batches.
+let stampedMs = NaN;
+let stamp = "";
+const stampBytes = new Uint8Array(32);
+let stampLength = 0;
+
+/** `now`, or the current time, as an ISO 8601 timestamp. */
+function timestamp(now: Date | undefined): string {
+  return now === undefined ? currentStamp() : now.toISOString();
+}
+
+/** The current time as an ISO 8601 timestamp, remade once per millisecond. */
+function currentStamp(): string {
+  const ms = Date.now();
+  if (ms !== stampedMs) {
+    stamp = new Date(ms).toISOString();
+    stampLength = encoder.encodeInto(stamp, stampBytes).written;
+    stampedMs = ms;
+  }
+  return stamp;
+}
+
 function formatAddr(addr: Deno.Addr | undefined): string {
   if (addr === undefined) return "-";
   return addr.transport === "tcp" || addr.transport === "udp"
@@ -104,26 +128,211 @@ function formatAddr(addr: Deno.Addr | undefined): string {
     : addr.transport;
 }
 
-// `toISOString()` costs more than the rest of a log line together (about half
-// a microsecond), and under load many lines fall in the same millisecond: the
-// text is made once per millisecond.
-let stampedMs = NaN;
-let stamp = "";
-
-/** `now`, or the current time, as an ISO 8601 timestamp. */
-function timestamp(now: Date | undefined): string {
-  if (now !== undefined) return now.toISOString();
-  const ms = Date.now();
-  if (ms !== stampedMs) {
-    stamp = new Date(ms).toISOString();
-    stampedMs = ms;
-  }
-  return stamp;
-}
-
 function formatMs(ms: number): string {
   return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)}ms`;
 }
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+
+/**
+ * Log lines as UTF-8, written into one fixed buffer as they are made, for a
+ * program that writes its log in batches. Under load, an access line made as
+ * a string, kept until its batch was written and then joined and encoded cost
+ * more than a tenth of a request (bench/RESULTS.md): written straight into
+ * bytes, the usual line (plain ASCII) makes no string and leaves nothing for
+ * the garbage collector.
+ *
+ * @example Usage
+ * ```ts
+ * import { LogBuffer } from "./log.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const batch = new LogBuffer(1024);
+ * batch.appendLine("server.ts: started");
+ * assertEquals(new TextDecoder().decode(batch.bytes()), "server.ts: started\n");
+ * batch.clear();
+ * assertEquals(batch.length, 0);
+ * ```
+ */
+export class LogBuffer {
+  /** Bytes of whole lines held, each ending in a line break. */
+  length = 0;
+  readonly #buffer: Uint8Array;
+
+  /** `capacity` is the most bytes held; a line that does not fit is refused. */
+  constructor(capacity: number) {
+    this.#buffer = new Uint8Array(capacity);
+  }
+
+  /**
+   * The lines held. A view, not a copy: valid until the next append or clear.
+   *
+   * @returns The bytes of every line held.
+   */
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.length);
+  }
+
+  /** Empties the buffer. */
+  clear(): void {
+    this.length = 0;
+  }
+
+  /**
+   * Appends `text` as one line, as it is (escape what a client sent first).
+   *
+   * @param text The line, without a line break.
+   * @returns Whether it fit; if not, nothing was appended.
+   */
+  appendLine(text: string): boolean {
+    const start = this.length;
+    if (this.#text(start, text) && this.#byte(NEWLINE)) return true;
+    this.length = start;
+    return false;
+  }
+
+  /**
+   * Appends the access log line {@linkcode formatRequestLog} formats.
+   *
+   * @param entry What the greeting handler's `onRequest` hook received.
+   * @param now The time to print; the current time if not given.
+   * @returns Whether it fit; if not, nothing was appended.
+   */
+  appendRequest(entry: RequestLogEntry, now?: Date): boolean {
+    const start = this.length;
+    const url = entry.request.url;
+    const pathStart = requestTargetStart(entry.request);
+    if (
+      this.#stamp(now) && this.#byte(SPACE) && this.#addr(entry.remoteAddr) &&
+      this.#byte(SPACE) && this.#escaped(entry.request.method, 0, 20) &&
+      this.#byte(SPACE) &&
+      this.#escaped(url, pathStart === -1 ? 0 : pathStart, MAX_LOGGED_TEXT) &&
+      this.#byte(SPACE) && this.#number(entry.status) && this.#byte(SPACE) &&
+      this.#number(entry.bodyBytes) && this.#byte(0x42) && // B
+      this.#byte(SPACE) && this.#ms(entry.durationMs) && this.#byte(NEWLINE)
+    ) return true;
+    this.length = start;
+    return false;
+  }
+
+  #byte(code: number): boolean {
+    if (this.length === this.#buffer.length) return false;
+    this.#buffer[this.length++] = code;
+    return true;
+  }
+
+  #text(start: number, text: string): boolean {
+    // `text` is mostly ASCII: copying code units skips encodeInto's call and
+    // its subarray.
+    const buffer = this.#buffer;
+    if (start + text.length <= buffer.length) {
+      let i = 0;
+      for (; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code > 0x7f) break;
+        buffer[start + i] = code;
+      }
+      if (i === text.length) {
+        this.length = start + i;
+        return true;
+      }
+    }
+    const { read, written } = encoder.encodeInto(
+      text,
+      buffer.subarray(start),
+    );
+    this.length = start + written;
+    return read === text.length;
+  }
+
+  /** Writes `text` from `from` on, escaped and cut as by escapeLogText. */
+  #escaped(text: string, from: number, maxLength: number): boolean {
+    const buffer = this.#buffer;
+    const start = this.length;
+    const end = text.length;
+    if (end - from <= maxLength && start + end - from <= buffer.length) {
+      let at = start;
+      let i = from;
+      for (; i < end; i++) {
+        const code = text.charCodeAt(i);
+        // Printable ASCII but the quote and backslash (see PLAIN_ASCII).
+        if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+          break;
+        }
+        buffer[at++] = code;
+      }
+      if (i === end) {
+        this.length = at;
+        return true;
+      }
+    }
+    return this.#text(
+      start,
+      escapeLogText(from === 0 ? text : text.slice(from), maxLength),
+    );
+  }
+
+  #number(value: number): boolean {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      return this.#text(this.length, String(value));
+    }
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    const start = this.length;
+    if (start + digits > this.#buffer.length) return false;
+    let rest = value;
+    for (let i = start + digits - 1; i >= start; i--) {
+      this.#buffer[i] = 0x30 + rest % 10;
+      rest = Math.floor(rest / 10);
+    }
+    this.length = start + digits;
+    return true;
+  }
+
+  #ms(ms: number): boolean {
+    // Below 10 ms two decimals, then one, as formatMs writes them.
+    const scale = ms < 10 ? 100 : 10;
+    const scaled = Math.round(ms * scale);
+    if (!(ms >= 0) || !Number.isSafeInteger(scaled)) {
+      return this.#text(this.length, formatMs(ms));
+    }
+    const whole = Math.floor(scaled / scale);
+    const fraction = scaled - whole * scale;
+    return this.#number(whole) && this.#byte(0x2e) && // .
+      (scale === 10 || this.#byte(0x30 + Math.floor(fraction / 10))) &&
+      this.#byte(0x30 + fraction % 10) && this.#byte(0x6d) && this.#byte(0x73); // ms
+  }
+
+  #stamp(now: Date | undefined): boolean {
+    if (now !== undefined) return this.#text(this.length, now.toISOString());
+    currentStamp();
+    const start = this.length;
+    if (start + stampLength > this.#buffer.length) return false;
+    this.#buffer.set(stampBytes.subarray(0, stampLength), start);
+    this.length = start + stampLength;
+    return true;
+  }
+
+  #addr(addr: Deno.Addr | undefined): boolean {
+    if (addr === undefined) return this.#byte(0x2d); // -
+    if (addr.transport !== "tcp" && addr.transport !== "udp") {
+      return this.#text(this.length, addr.transport);
+    }
+    const bracket = addr.hostname.includes(":") &&
+      !addr.hostname.startsWith("[");
+    return (!bracket || this.#byte(0x5b)) &&
+      this.#text(this.length, addr.hostname) &&
+      (!bracket || this.#byte(0x5d)) && this.#byte(0x3a) &&
+      this.#number(addr.port);
+  }
+}
+
+// Longer than any request line but one with a very long host name, which gets
+// a buffer of its own.
+const requestLine = new LogBuffer(4096);
 
 /**
  * Formats an access log line for one HTTP request: time, client address,
@@ -153,14 +362,13 @@ export function formatRequestLog(
   entry: RequestLogEntry,
   now?: Date,
 ): string {
-  const url = entry.request.url;
-  const pathStart = requestTargetStart(entry.request);
-  const target = pathStart === -1 ? url : url.slice(pathStart);
-  return `${timestamp(now)} ${formatAddr(entry.remoteAddr)} ${
-    escapeLogText(entry.request.method, 20)
-  } ${escapeLogText(target)} ${entry.status} ${entry.bodyBytes}B ${
-    formatMs(entry.durationMs)
-  }`;
+  // The line LogBuffer writes, decoded: one implementation of the format.
+  let line = requestLine;
+  line.clear();
+  for (let size = 16384; !line.appendRequest(entry, now); size *= 2) {
+    line = new LogBuffer(size);
+  }
+  return decoder.decode(line.bytes().subarray(0, line.length - 1));
 }
 
 /**

@@ -3,8 +3,10 @@ import {
   escapeLogText,
   formatConnectionLog,
   formatRequestLog,
+  LogBuffer,
   MAX_LOGGED_TEXT,
 } from "../src/log.ts";
+import type { RequestLogEntry } from "../mod.ts";
 
 Deno.test("formatRequestLog and formatConnectionLog stamp each line with the current time, to the millisecond", async () => {
   const info = {
@@ -144,4 +146,114 @@ Deno.test("escapeLogText escapes format characters at the cost of control charac
     }
     assertLess(ratio, 10, `${JSON.stringify(hostile)}: ${ratio.toFixed(1)}x`);
   }
+});
+
+// The access line as a plain string template: what LogBuffer's byte writer
+// must produce.
+function modelRequestLine(entry: RequestLogEntry, now: Date): string {
+  const addr = entry.remoteAddr as Deno.NetAddr | undefined;
+  const where = addr === undefined
+    ? "-"
+    : addr.hostname.includes(":") && !addr.hostname.startsWith("[")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+  const url = new URL(entry.request.url);
+  const target = entry.request.url.slice(
+    entry.request.url.indexOf("/", url.protocol.length + 2),
+  );
+  const ms = entry.durationMs < 10
+    ? entry.durationMs.toFixed(2)
+    : entry.durationMs.toFixed(1);
+  return `${now.toISOString()} ${where} ${
+    escapeLogText(entry.request.method, 20)
+  } ${escapeLogText(target)} ${entry.status} ${entry.bodyBytes}B ${ms}ms`;
+}
+
+Deno.test("formatRequestLog writes each part of the line as the string format says, escaped and cut", () => {
+  const now = new Date(Date.UTC(2026, 11, 1, 23, 59, 59, 999));
+  const targets = [
+    "/",
+    "/?name=Budi",
+    "/?name=%F0%9F%98%80&x=%22",
+    `/${"a".repeat(MAX_LOGGED_TEXT - 1)}`,
+    `/${"a".repeat(MAX_LOGGED_TEXT)}`,
+    `/${"a".repeat(MAX_LOGGED_TEXT * 10)}`,
+  ];
+  const methods = ["GET", "HEAD", "PROPFIND", "X".repeat(20), "Y".repeat(21)];
+  const hosts = [
+    { transport: "tcp" as const, hostname: "127.0.0.1", port: 0 },
+    { transport: "tcp" as const, hostname: "::1", port: 65535 },
+    { transport: "tcp" as const, hostname: "[::1]", port: 8000 },
+    undefined,
+  ];
+  const durations = [0, 0.004, 0.005, 1.235, 9.994, 9.996, 10, 99.95, 12345.67];
+  const sizes = [0, 9, 10, 12, 1_000_000, Number.MAX_SAFE_INTEGER];
+  let checked = 0;
+  for (const target of targets) {
+    for (const method of methods) {
+      for (const remoteAddr of hosts) {
+        const entry: RequestLogEntry = {
+          request: new Request(`http://localhost:8000${target}`, { method }),
+          status: 200 + (checked % 400),
+          bodyBytes: sizes[checked % sizes.length]!,
+          durationMs: durations[checked % durations.length]!,
+        };
+        if (remoteAddr !== undefined) entry.remoteAddr = remoteAddr;
+        assertEquals(
+          formatRequestLog(entry, now),
+          modelRequestLine(entry, now),
+        );
+        checked++;
+      }
+    }
+  }
+  // A request with text to escape: the method as sent, the target escaped.
+  const odd: RequestLogEntry = {
+    request: new Request("http://localhost/"),
+    status: 404,
+    bodyBytes: 10,
+    durationMs: 0.5,
+  };
+  Object.defineProperty(odd.request, "url", {
+    value: 'http://localhost/"\\\u202e\x1b😀é',
+  });
+  Object.defineProperty(odd.request, "method", { value: "G\nET" });
+  assertEquals(formatRequestLog(odd, now), modelRequestLine(odd, now));
+  assert(
+    formatRequestLog(odd, now).endsWith(
+      ' G\\nET /\\"\\\\\\u202e\\x1b😀é 404 10B 0.50ms',
+    ),
+    formatRequestLog(odd, now),
+  );
+});
+
+Deno.test("LogBuffer appends whole lines only, and refuses what does not fit", () => {
+  const entry: RequestLogEntry = {
+    request: new Request("http://localhost/?name=Budi"),
+    status: 200,
+    bodyBytes: 12,
+    durationMs: 0.25,
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
+  };
+  const now = new Date();
+  const line = `${formatRequestLog(entry, now)}\n`;
+  const size = new TextEncoder().encode(line).length;
+  const batch = new LogBuffer(size * 2 + 5);
+  assert(batch.appendRequest(entry, now));
+  assert(batch.appendRequest(entry, now));
+  assertEquals(batch.length, size * 2);
+  assert(!batch.appendRequest(entry, now));
+  assert(!batch.appendLine("é".repeat(3)));
+  assertEquals(batch.length, size * 2);
+  assert(batch.appendLine("é"));
+  const text = new TextDecoder().decode(batch.bytes());
+  assertEquals(text.split("\n"), [
+    line.slice(0, -1),
+    line.slice(0, -1),
+    "é",
+    "",
+  ]);
+  batch.clear();
+  assertEquals(batch.bytes().length, 0);
+  assert(batch.appendLine("after clear"));
 });
