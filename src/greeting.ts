@@ -501,6 +501,12 @@ function findName(url: string, from: number, to: number): string | undefined {
   return undefined;
 }
 
+// The access log finds the target of the request the handler just answered:
+// under Deno.serve each `headers.get` is a call into the runtime, so the
+// answer for the last request is kept.
+let targetRequest: Request | undefined;
+let targetStart = -1;
+
 /**
  * Where the request target (`/path?query`) starts in `request.url`. Deno.serve
  * writes that URL as the `Host` header followed by the target as sent, so a
@@ -509,16 +515,32 @@ function findName(url: string, from: number, to: number): string | undefined {
  * Not part of the public API: `formatRequestLog` logs the same target.
  */
 export function requestTargetStart(request: Request): number {
+  if (request === targetRequest) return targetStart;
   const url = request.url;
   const authorityStart = url.indexOf("//") + 2;
   const host = request.headers.get("host");
-  if (
-    host !== null && host !== "" && url.startsWith(host, authorityStart) &&
-    url[authorityStart + host.length] === "/"
-  ) {
-    return authorityStart + host.length;
-  }
-  return url.indexOf("/", authorityStart);
+  targetRequest = request;
+  targetStart = host !== null && host !== "" &&
+      url.startsWith(host, authorityStart) &&
+      url[authorityStart + host.length] === "/"
+    ? authorityStart + host.length
+    : url.indexOf("/", authorityStart);
+  return targetStart;
+}
+
+// The clock reading that ended the last logged request's duration: the log
+// line's timestamp is made from it instead of reading the clock again.
+let timedEntry: RequestLogEntry | undefined;
+let timedEnd = 0;
+
+/**
+ * When the greeting handler finished the request of `entry`, in
+ * `performance.now()` time, if `entry` is the last one it handed to
+ * `onRequest`. Not part of the public API: `formatRequestLog` stamps the line
+ * with it.
+ */
+export function requestEndTime(entry: RequestLogEntry): number | undefined {
+  return entry === timedEntry ? timedEnd : undefined;
 }
 
 /** Counts code points only when the UTF-16 length could exceed the limit. */
@@ -841,13 +863,16 @@ export function createGreetingHandler(
   ): Response {
     const start = performance.now();
     const response = greetingHandler(request);
+    const end = performance.now();
     const entry: RequestLogEntry = {
       request,
       status: response.status,
       bodyBytes: utf8ByteLength(lastBody),
-      durationMs: performance.now() - start,
+      durationMs: end - start,
     };
     if (info !== undefined) entry.remoteAddr = info.remoteAddr;
+    timedEntry = entry;
+    timedEnd = end;
     try {
       const result: unknown = onRequest(entry);
       // An async hook's rejection would otherwise go unhandled, which ends

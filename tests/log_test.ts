@@ -6,7 +6,7 @@ import {
   LogBuffer,
   MAX_LOGGED_TEXT,
 } from "../src/log.ts";
-import type { RequestLogEntry } from "../mod.ts";
+import { createGreetingHandler, type RequestLogEntry } from "../mod.ts";
 
 Deno.test("formatRequestLog and formatConnectionLog stamp each line with the current time, to the millisecond", async () => {
   const info = {
@@ -256,4 +256,24 @@ Deno.test("LogBuffer appends whole lines only, and refuses what does not fit", (
   batch.clear();
   assertEquals(batch.bytes().length, 0);
   assert(batch.appendLine("after clear"));
+});
+
+Deno.test("formatRequestLog stamps the greeting handler's line with the time the request ended, without reading the clock again", async () => {
+  const lines: string[] = [];
+  const greet = createGreetingHandler({
+    onRequest: (entry) => lines.push(formatRequestLog(entry)),
+  });
+  for (let i = 0; i < 5; i++) {
+    const before = Date.now();
+    greet(new Request(`http://localhost/?name=n${i}`));
+    const after = Date.now();
+    const stamp = lines.at(-1)!.slice(0, lines.at(-1)!.indexOf(" "));
+    const ms = Date.parse(stamp);
+    assert(
+      before <= ms && ms <= after,
+      `${stamp} not in [${before}, ${after}]`,
+    );
+    assert(lines.at(-1)!.includes(` GET /?name=n${i} 200 `), lines.at(-1));
+    await new Promise((resolve) => setTimeout(resolve, 3));
+  }
 });
