@@ -150,13 +150,16 @@ export function renderChart(rows: ChartRow[], title: string): string {
 }
 
 /**
- * The ratio rows of the comparison table bench/load.ts prints (`| comparison |
- * ratio (median) | per round | floor | met |`); absolute rows are left out.
+ * The ratio rows of the first comparison table bench/load.ts prints
+ * (`| comparison | ratio (median) | per round | floor | met |`); absolute rows
+ * are left out. Tables of later runs (bench/RESULTS.md keeps a partial rerun
+ * below the full one) are not drawn: the chart is one run.
  */
 export function parseComparisons(markdown: string): ChartRow[] {
   const rows: ChartRow[] = [];
   const number = (text: string) => Number(text.replace(/[,x]/g, ""));
   for (const line of markdown.split("\n")) {
+    if (rows.length > 0 && !line.startsWith("|")) break;
     const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
     if (cells.length !== 5 || !/^[\d.,]+x$/.test(cells[1]!)) continue;
     const [name, ratio, perRound, floor] = cells as [

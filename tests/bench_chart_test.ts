@@ -117,7 +117,7 @@ Deno.test("renderChart() shows every round, a whisker from min to max, the floor
   assertAlmostEquals(attribute(parity, "x1"), xOf(1, max), 0.01);
 });
 
-Deno.test("parseComparisons() reads the ratio rows of the bench's comparison table, not the absolute ones", () => {
+Deno.test("parseComparisons() reads the ratio rows of the bench's first comparison table, not the absolute ones or a later run's", () => {
   const table = [
     "| comparison | ratio (median) | per round | floor | met |",
     "| --- | ---: | ---: | ---: | :---: |",
@@ -125,6 +125,11 @@ Deno.test("parseComparisons() reads the ratio rows of the bench's comparison tab
     "| handler time: html vs bare handler | 0.738x | - | ≤ 1.5x | yes |",
     "| TCP one-shot p99: server.ts vs bare | 1.96x | 2.14, 1.91 | - | - |",
     "| RSS per idle connection: server.ts echo, KiB (absolute) | 11.0 | - | ≤ 16 | yes |",
+    "",
+    "A later, partial run:",
+    "",
+    "| comparison | ratio (median) | per round | floor | met |",
+    "| HTTP req/s: server.ts vs bare greeting | 0.9x | 0.9 | ≥ 1x | NO |",
   ].join("\n");
   assertEquals(parseComparisons(table), [
     {
