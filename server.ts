@@ -324,24 +324,30 @@ class StderrLog {
       this.#spare = batch;
       this.#pendingLines = 0;
       const bytes = batch.bytes();
+      let written = 0;
       try {
-        let written = 0;
         while (written < bytes.length) {
-          written += await Deno.stderr.write(bytes.subarray(written));
+          try {
+            written += await Deno.stderr.write(bytes.subarray(written));
+          } catch (error) {
+            // A full non-blocking pipe (EAGAIN) is a slow reader: the write
+            // may have stopped in the middle of a line, so the rest waits as
+            // for a blocking pipe, and later lines wait in the backlog.
+            if (!(error instanceof Deno.errors.WouldBlock)) throw error;
+            await new Promise((resolve) => setTimeout(resolve, LOG_BATCH_MS));
+          }
         }
       } catch (error) {
-        // A full non-blocking pipe (EAGAIN) costs this batch only; anything
-        // else (EPIPE: the reader is gone) ends the log.
-        if (!(error instanceof Deno.errors.WouldBlock)) this.#broken = true;
+        // Anything else (EPIPE: the reader is gone) ends the log. Lines
+        // written in full before it are not dropped.
+        this.#broken = true;
         this.#drop(
-          lines,
+          lines - countLines(bytes.subarray(0, written)),
           `Cannot write the log to stderr: ${describeError(error)}`,
         );
-        if (this.#broken) {
-          this.#drop(this.#pendingLines);
-          this.#pendingLines = 0;
-          this.#pending.clear();
-        }
+        this.#drop(this.#pendingLines);
+        this.#pendingLines = 0;
+        this.#pending.clear();
       }
       batch.clear();
     }
@@ -365,6 +371,19 @@ class StderrLog {
     if (this.dropped === 0 && reason !== undefined) this.#onFirstDrop(reason);
     this.dropped += count;
   }
+}
+
+/** The line breaks in `bytes`. */
+function countLines(bytes: Uint8Array): number {
+  let count = 0;
+  for (
+    let at = bytes.indexOf(0x0a);
+    at !== -1;
+    at = bytes.indexOf(0x0a, at + 1)
+  ) {
+    count++;
+  }
+  return count;
 }
 
 const log = new StderrLog((reason) =>

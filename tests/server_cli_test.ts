@@ -323,9 +323,15 @@ class RawServer implements AsyncDisposable {
   readonly #stdout: ReadableStreamDefaultReader<string>;
   readonly #collecting: Promise<void>;
 
-  constructor(args: string[]) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(["-N"], "server.ts", [...LOOPBACK, ...args]),
+  /** `wrapper`: a command that starts deno, given as its last arguments. */
+  constructor(args: string[], wrapper: string[] = []) {
+    const [command, ...commandArgs] = [
+      ...wrapper,
+      Deno.execPath(),
+      ...denoRunArgs(["-N"], "server.ts", [...LOOPBACK, ...args]),
+    ];
+    this.child = new Deno.Command(command!, {
+      args: commandArgs,
       cwd: projectPath("."),
       stdin: "null",
       stdout: "piped",
@@ -599,6 +605,61 @@ Deno.test({
     assertEquals(result.stdout.match(/dropping log lines/g)?.length, 1);
     assertMatch(result.stdout, /^Server stopped \(\d+ log lines dropped\)\.$/m);
   },
+});
+
+// Runs the command given with its stderr made non-blocking: the pipe is
+// shared with the test, which reads it only when it chooses.
+const WITH_NON_BLOCKING_STDERR = [
+  "python3",
+  "-c",
+  "import fcntl, os, sys; fcntl.fcntl(2, fcntl.F_SETFL, fcntl.fcntl(2, fcntl.F_GETFL) | os.O_NONBLOCK); os.execvp(sys.argv[1], sys.argv[1:])",
+];
+
+Deno.test({
+  ignore: !HAS_PYTHON,
+  name:
+    `server.ts keeps log lines whole and counts drops right on a full non-blocking stderr${
+      HAS_PYTHON ? "" : " (ignored: needs python3)"
+    }`,
+}, async () => {
+  await using server = new RawServer(
+    ["--http-port", "0", "--no-echo"],
+    WITH_NON_BLOCKING_STDERR,
+  );
+  const url = `http://127.0.0.1:${port(await server.waitFor(HTTP_LINE))}/`;
+  const name = "x".repeat(180);
+  let sent = 0;
+  const send = async (count: number) => {
+    for (const end = sent + count; sent < end;) {
+      const response = await fetch(`${url}?name=${name}${sent++}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+    }
+  };
+  // Unread until the pipe (64 KiB), the batch being written and the backlog
+  // (256 KiB) are full: about 2,500 lines, more if the batches were small.
+  while (!/dropping log lines/.test(server.stdout) && sent < 10_000) {
+    await send(100);
+  }
+  // Read now: what follows a line cut by a full pipe shows whether it was
+  // finished.
+  const stderr = new Response(server.child.stderr).text();
+  await send(50);
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  const lines = (await stderr).trimEnd().split("\n");
+  const dropped = Number(
+    server.stdout.match(/Server stopped \((\d+) log lines dropped\)/)?.[1],
+  );
+  for (const line of lines) {
+    assertMatch(
+      line,
+      /^\S+Z 127\.0\.0\.1:\d+ GET \/\?name=x+\d+ 200 \d+B [\d.]+ms$/,
+    );
+  }
+  assert(dropped > 0, server.stdout);
+  assertEquals(lines.length + dropped, sent);
 });
 
 /**
