@@ -515,7 +515,15 @@ let targetStart = -1;
  * Not part of the public API: `formatRequestLog` logs the same target.
  */
 export function requestTargetStart(request: Request): number {
-  if (request === targetRequest) return targetStart;
+  return request === targetRequest ? targetStart : findTargetStart(request);
+}
+
+/**
+ * Finds where the target starts, and keeps the answer for the log. The
+ * handler always looks afresh: a caller may pass the same request again
+ * with another `Host`.
+ */
+function findTargetStart(request: Request): number {
   const url = request.url;
   const authorityStart = url.indexOf("//") + 2;
   const host = request.headers.get("host");
@@ -763,7 +771,7 @@ export function createGreetingHandler(
     // builds it from the request target as sent (no dot segments removed, nothing
     // percent-encoded), so the path is matched exactly: `/./` and `/%2e/` are not `/`.
     const url = request.url;
-    const pathStart = requestTargetStart(request);
+    const pathStart = findTargetStart(request);
     let pathEnd = url.length;
     const hash = url.indexOf("#", pathStart);
     if (hash !== -1) pathEnd = hash;

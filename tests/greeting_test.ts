@@ -632,3 +632,18 @@ Deno.test("invalid UTF-8 in a name counts as one U+FFFD per bad sequence against
     400,
   );
 });
+
+Deno.test("createGreetingHandler reads the target afresh when a request comes again with another Host", async () => {
+  const greet = createGreetingHandler({ onRequest: () => {} });
+  // As Deno.serve builds it for `GET /?name=Evil` with `Host: x/y`: the
+  // Host, not the target, holds "/y".
+  const request = new Request("http://x/y/?name=Evil");
+  request.headers.set("host", "x/y");
+  const first = greet(request);
+  assertEquals(await first.text(), "Hello, Evil!");
+  // Now the same URL is `GET /y/?name=Evil` sent to `Host: x`.
+  request.headers.set("host", "x");
+  const second = greet(request);
+  assertEquals(second.status, 404);
+  await second.body?.cancel();
+});
