@@ -347,16 +347,9 @@ export class LogBuffer {
   }
 
   #addr(addr: Deno.Addr | undefined): boolean {
-    if (addr === undefined) return this.#byte(0x2d); // -
-    if (addr.transport !== "tcp" && addr.transport !== "udp") {
-      return this.#text(this.length, addr.transport);
-    }
-    const bracket = addr.hostname.includes(":") &&
-      !addr.hostname.startsWith("[");
-    return (!bracket || this.#byte(0x5b)) &&
-      this.#text(this.length, addr.hostname) &&
-      (!bracket || this.#byte(0x5d)) && this.#byte(0x3a) &&
-      this.#number(addr.port);
+    // The short string dies young; writing the parts by hand would copy the
+    // host-and-port rule of formatHostPort.
+    return this.#text(this.length, formatAddr(addr));
   }
 }
 
