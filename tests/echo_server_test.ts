@@ -964,6 +964,48 @@ Deno.test("startEchoServer().close() closes every connection at once, and cuts a
   assertEquals(await conn.read(new Uint8Array(1)), null);
 });
 
+Deno.test("startEchoServer() keeps track of every open connection whichever closes first", async () => {
+  const { server, closed } = startRecorded({ idleTimeout: 1_000 });
+  const connect = () => connectTo(server);
+  const [first, idle, middle, active, last] = await Promise.all([
+    connect(),
+    connect(),
+    connect(),
+    connect(),
+    connect(),
+  ]);
+  for (const [i, conn] of [first, idle, middle, active, last].entries()) {
+    assertEquals(await roundTrip(conn, `${i}`), `${i}`);
+  }
+  assertEquals(server.stats.openConnections, 5);
+  // The first, the middle and the last one close; the two left must still be
+  // found by the idle check and by close().
+  for (const [i, conn] of [first, middle, last].entries()) {
+    conn.close();
+    await waitUntil(() => closed.length === i + 1, `close ${i + 1}`);
+  }
+  assertEquals(server.stats.openConnections, 2);
+  // Two idle-check rounds later, so that `idle` is the first to go idle, and
+  // alone.
+  await delay(600);
+  assertEquals(await roundTrip(active, "still here"), "still here");
+  await waitUntil(() => closed.length === 4, "the idle close", 3_000);
+  assertEquals(await idle.read(new Uint8Array(1)), null);
+  // A connection the server lost track of would keep it from finishing.
+  assertNotEquals(await within(server.close(), 2_000), "timeout");
+  assertEquals(closed.map((info) => info.reason), [
+    "closed",
+    "closed",
+    "closed",
+    "idle-timeout",
+    "shutdown",
+  ]);
+  assertEquals(await active.read(new Uint8Array(1)), null);
+  assertEquals(server.stats.openConnections, 0);
+  idle.close();
+  active.close();
+});
+
 Deno.test("startEchoServer().unref() lets the program end while no client is connected, but not during a connection", async () => {
   await using fixture = new Background(
     Deno.execPath(),
