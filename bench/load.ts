@@ -137,6 +137,12 @@ const BARE_GREETING: ServerSpec = {
   args: [],
   stderr: "piped",
 };
+const BARE_GREETING_LOGGED: ServerSpec = {
+  label: "bare Deno.serve greeting, access log on (stderr to /dev/null)",
+  script: "bench/bare_http_greeting.ts",
+  args: ["log"],
+  stderr: "null",
+};
 const BARE_FLOOR: ServerSpec = {
   label: "bare Deno.serve fixed Response",
   script: "bench/bare_http_floor.ts",
@@ -340,6 +346,7 @@ const HTTP_SPECS = [
   LIB_HTTP,
   LIB_HTTP_LOGGED,
   BARE_GREETING,
+  BARE_GREETING_LOGGED,
   BARE_ACCEPT,
   BARE_ACCEPT_URL,
   BARE_FLOOR,
@@ -705,6 +712,26 @@ function checks(samples: Samples): Check[] {
       HTTP_CPU,
       LIB_HTTP_LOGGED.label,
       lib,
+    ),
+    // What an access line per request costs by itself, measured on bare Deno
+    // with the same fields and batching.
+    compare(
+      "HTTP req/s: bare greeting with a batched access log vs without (evidence)",
+      "HTTP req/s",
+      BARE_GREETING_LOGGED.label,
+      BARE_GREETING.label,
+    ),
+    compare(
+      "HTTP CPU/request: bare greeting with a batched access log vs without (evidence)",
+      HTTP_CPU,
+      BARE_GREETING_LOGGED.label,
+      BARE_GREETING.label,
+    ),
+    compare(
+      "HTTP req/s: server.ts logging on vs bare greeting with a batched access log",
+      "HTTP req/s",
+      LIB_HTTP_LOGGED.label,
+      BARE_GREETING_LOGGED.label,
     ),
   ];
   for (const name of MICRO_CASES) {
