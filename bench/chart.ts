@@ -17,11 +17,12 @@ export interface ChartRow {
   floor?: { bound: "at least" | "at most"; limit: number };
 }
 
-const WIDTH = 1160;
-const LABEL_WIDTH = 600;
+const WIDTH = 1240;
+// Room for a name of about 105 characters at 12 px (6.5 px each).
+const LABEL_WIDTH = 680;
 const PLOT_LEFT = LABEL_WIDTH + 10;
 const PLOT_RIGHT = WIDTH - 30;
-const TOP = 72;
+const TOP = 88;
 const ROW_HEIGHT = 26;
 const BAR_HEIGHT = 12;
 
@@ -68,7 +69,8 @@ export function renderChart(rows: ChartRow[], title: string): string {
     `<text x="10" y="20" font-size="15" font-weight="bold">${
       escapeXml(title)
     }</text>`,
-    `<text x="10" y="40" fill="#444">Bar: the row's first server ÷ its second (mostly library ÷ bare), median of the rounds. Dots and whisker: each round's ratio, min to max. Red mark: the floor; bar green: met, red: missed, blue: no floor.</text>`,
+    `<text x="10" y="40" fill="#444">Bar: the row's first server ÷ its second (mostly library ÷ bare), median of the rounds. Dots and whisker: each round's ratio, min to max.</text>`,
+    `<text x="10" y="56" fill="#444">Red mark: the floor; bar green: met, red: missed, blue: no floor.</text>`,
   ];
   const bottom = TOP + rows.length * ROW_HEIGHT;
   for (let tick = 0; tick <= max + 1e-9; tick += 0.5) {

@@ -172,3 +172,23 @@ Deno.test("bench/RESULTS.svg has a bar for every ratio in bench/RESULTS.md", asy
     "regenerate it: deno run --allow-read=bench --allow-write=bench bench/chart.ts",
   );
 });
+
+Deno.test("renderChart() leaves room for every comparison name of bench/RESULTS.md", async () => {
+  const rows = parseComparisons(
+    await Deno.readTextFile(new URL("../bench/RESULTS.md", import.meta.url)),
+  );
+  const svg = renderChart(rows, "title");
+  // Names end at the label column's right edge; 12 px sans-serif text is
+  // about 6.5 px a character, so a longer name would start off the picture.
+  const labels = [
+    ...svg.matchAll(/<text x="([\d.]+)"[^>]*text-anchor="end">/g),
+  ];
+  assertEquals(labels.length, rows.length);
+  const right = Number(labels[0]![1]);
+  for (const row of rows) {
+    assert(
+      row.name.length * 6.5 <= right,
+      `too long for ${right} px: ${row.name}`,
+    );
+  }
+});
