@@ -284,6 +284,56 @@ Deno.test("startEchoServer() closes connections idle for idleTimeout", async () 
   assertEquals(errors, []);
 });
 
+Deno.test("startEchoServer() closes a connection that never sends once idleTimeout has passed, not before, in echo, reply and TLS mode", async () => {
+  // Opening counts as activity without a clock reading: a connection must
+  // still get its whole idleTimeout, and be closed soon after it.
+  const idleTimeout = 300;
+  await using certs = await makeTestCertificates();
+  const echo = startRecorded({ idleTimeout });
+  await using _echo = echo.server;
+  const reply = startRecorded({ idleTimeout, reply: () => "never asked" });
+  await using _reply = reply.server;
+  const tls = startRecorded({ idleTimeout, cert: certs.cert, key: certs.key });
+  await using _tls = tls.server;
+  // Without onConnectionClose the server does not time connections at all.
+  await using unheard = startEchoServer({
+    hostname: LOOPBACK,
+    port: 0,
+    idleTimeout,
+  });
+  using open = new DisposableStack();
+  const started = performance.now();
+  const silent = open.use(await connectTo(unheard));
+  // One that never starts its TLS handshake.
+  for (const { server } of [echo, reply, tls]) {
+    open.use(await connectTo(server));
+  }
+  // Later ones land in another phase of the idle sweep.
+  await delay(idleTimeout / 3);
+  for (const { server } of [echo, reply]) open.use(await connectTo(server));
+  const secure = open.use(
+    await Deno.connectTls({
+      hostname: LOOPBACK,
+      port: tls.server.addr.port,
+      caCerts: [certs.ca],
+    }),
+  );
+  await secure.handshake();
+  assertEquals(await within(silent.read(new Uint8Array(1)), 5_000), null);
+  assertGreater(performance.now() - started, idleTimeout);
+  for (const { closed, errors } of [echo, reply, tls]) {
+    await waitUntil(() => closed.length === 2, "both connections to close");
+    for (const info of closed) {
+      assertEquals(info.reason, "idle-timeout");
+      // At most half the timeout late by the documented bound; the rest is
+      // room for a busy machine.
+      assertLessOrEqual(idleTimeout, info.durationMs);
+      assertLess(info.durationMs, idleTimeout * 4);
+    }
+    assertEquals(errors, []);
+  }
+});
+
 Deno.test("startEchoServer() echoes a client that trickles one byte at a time, and the trickle keeps it from going idle", async () => {
   const { server, closed, errors } = startRecorded({ idleTimeout: 150 });
   await using _server = server;
@@ -1004,6 +1054,57 @@ Deno.test("startEchoServer() keeps track of every open connection whichever clos
   assertEquals(server.stats.openConnections, 0);
   idle.close();
   active.close();
+});
+
+Deno.test("startEchoServer() still finds every long connection after hundreds of short ones came and went, some resetting", async () => {
+  // Each closing connection moves another into its place in the server's
+  // list: the long ones, opened between the short ones, move many times.
+  // With no grace period, a lost one would never be ended by shutdown().
+  const { server, closed, errors } = startRecorded({
+    shutdownGracePeriod: Infinity,
+  });
+  await using _server = server;
+  using open = new DisposableStack();
+  const longs: Deno.Conn[] = [];
+  const short = async (i: number) => {
+    using conn = await connectTo(server);
+    if (i % 3 === 0) return;
+    await writeAll(conn, encoder.encode("short"));
+    if (i % 3 === 1) return;
+    await conn.closeWrite();
+    assertEquals(decoder.decode(await readAll(conn)), "short");
+  };
+  for (let round = 0; round < 5; round++) {
+    const conn = open.use(await connectTo(server));
+    longs.push(conn);
+    assertEquals(await roundTrip(conn, `long ${round}`), `long ${round}`);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => short(i)));
+    if (round === 2) await resetClients(server.addr.port, 20, "Halo");
+  }
+  await waitUntil(
+    () => server.stats.openConnections === longs.length,
+    "only the long connections to stay open",
+  );
+  for (const [i, conn] of longs.entries()) {
+    assertEquals(await roundTrip(conn, `still ${i}`), `still ${i}`);
+  }
+  const stopped = server.shutdown();
+  for (const conn of longs) {
+    assertEquals(await within(conn.read(new Uint8Array(1)), 2_000), null);
+  }
+  open.dispose();
+  assertNotEquals(await within(stopped, 2_000), "timeout");
+  const { openConnections, connectionsServed, connectionsRejected } =
+    server.stats;
+  assertEquals(openConnections, 0);
+  assertEquals(closed.length, connectionsServed + connectionsRejected);
+  const count = (reason: string) =>
+    closed.filter((info) => info.reason === reason).length;
+  assertEquals(count("shutdown"), longs.length);
+  // A short client that closes with its echo unread may reset, too.
+  assertLessOrEqual(20, count("reset"));
+  assertEquals(count("closed") + count("reset"), 220);
+  assertEquals(errors, []);
 });
 
 Deno.test("startEchoServer().unref() lets the program end while no client is connected, but not during a connection", async () => {
