@@ -37,7 +37,10 @@ async function writeLines(): Promise<void> {
   writing = false;
 }
 
-function logged(request: Request, info: Deno.ServeHandlerInfo): Response {
+function logged(
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+): Response {
   const start = performance.now();
   const response = greet(request);
   const end = performance.now();
