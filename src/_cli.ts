@@ -4,7 +4,7 @@
 // program calls `parseArgs` itself, so its flags keep their types; these are the pieces every
 // program needs around that call.
 
-import { formatHostPort } from "./_net.ts";
+import { formatHostPort, pemCertificateError } from "./_net.ts";
 
 /** Exit code for bad command-line usage (unknown flag, bad value), as BSD's EX_USAGE-style 2. */
 export const EXIT_USAGE = 2;
@@ -267,6 +267,12 @@ export function readPemFlag(
   if (!PEM_BEGIN[kind].test(text)) {
     throw new CliError(
       `--${flag} ${path} is not a PEM ${kind}: it has no "-----BEGIN ${kind.toUpperCase()}-----" line`,
+    );
+  }
+  const error = kind === "certificate" ? pemCertificateError(text) : undefined;
+  if (error !== undefined) {
+    throw new CliError(
+      `--${flag} ${path} holds a PEM certificate that cannot be read: ${error}`,
     );
   }
   return text;

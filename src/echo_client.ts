@@ -16,6 +16,7 @@ import {
   formatHostPort,
   invalidHostname,
   isDisconnectError,
+  pemCertificateError,
   schedule,
   writeAll,
 } from "./_net.ts";
@@ -85,8 +86,9 @@ export interface SendOptions {
    * With `tls: true`, CA certificates in PEM format trusted besides the
    * default roots, as `Deno.connectTls`'s `caCerts`: what a server with a
    * self-signed or private-CA certificate needs. Given without `tls: true`,
-   * or with an entry that is not a PEM certificate, it is a `TypeError`
-   * rather than a plain TCP connection or an untrusted handshake.
+   * or with an entry that is not a PEM certificate or that Deno cannot read
+   * (a block cut short), it is a `TypeError` before connecting, rather than a
+   * plain TCP connection or an untrusted handshake.
    *
    * @default {[]}
    */
@@ -162,7 +164,7 @@ const SEND = "Cannot send the message";
  * @throws {TypeError} An option has the wrong type, `message` is neither a
  *   string nor a `Uint8Array`, `hostname` is no host name or IP address at
  *   all (`"a b"`), `caCerts` is given without `tls: true`, or an entry of it
- *   is not a PEM certificate. The message names the option.
+ *   is not a PEM certificate or cannot be read. The message names the option.
  * @throws {RangeError} `port` is not a whole number from 1 to 65535,
  *   `timeout` is negative or `NaN`, or `maxResponseSize` is not a
  *   non-negative whole number or `Infinity`. The message names the option and
@@ -212,7 +214,7 @@ export async function sendMessage(
  * @throws {TypeError} An option has the wrong type, `message` is neither a
  *   string nor a `Uint8Array`, `hostname` is no host name or IP address at
  *   all (`"a b"`), `caCerts` is given without `tls: true`, or an entry of it
- *   is not a PEM certificate. The message names the option.
+ *   is not a PEM certificate or cannot be read. The message names the option.
  * @throws {RangeError} `port` is not a whole number from 1 to 65535,
  *   `timeout` is negative or `NaN`, or `maxResponseSize` is not a
  *   non-negative whole number or `Infinity`. The message names the option and
@@ -373,6 +375,14 @@ function checkOptions(message: unknown, options: SendOptions): void {
     throw new TypeError(
       `${SEND}: caCerts[${bad}] is not a PEM certificate: no "${PEM_CERTIFICATE}" line`,
     );
+  }
+  for (const [i, pem] of caCerts.entries()) {
+    const error = pemCertificateError(pem);
+    if (error !== undefined) {
+      throw new TypeError(
+        `${SEND}: caCerts[${i}] holds a PEM certificate that cannot be read: ${error}`,
+      );
+    }
   }
 }
 

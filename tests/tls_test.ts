@@ -30,7 +30,7 @@ import {
   waitUntil,
 } from "./_echo_helpers.ts";
 import { runDeno, Spawned } from "./_helpers.ts";
-import { makeTestCertificates } from "./_tls.ts";
+import { makeTestCertificates, type TestCertificates } from "./_tls.ts";
 
 const encoder = new TextEncoder();
 // A TLS record header: content type 21 (alert), then version 3.x.
@@ -241,19 +241,29 @@ Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async 
     TypeError,
     'caCerts[1] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line',
   );
-  // A PEM block cut short is refused once connected, and the connection is
-  // closed (the resource sanitizer checks).
-  const { server } = startTlsServer(certs);
-  await using _ = server;
+  // A block cut short, or one that is not base64, too: before connecting, in
+  // the library's words, not as an untrusted handshake.
   await assertRejects(
     () =>
       sendMessage("x", {
-        port: server.addr.port,
+        port: 1,
         tls: true,
-        caCerts: [certs.ca.slice(0, 100)],
+        caCerts: [certs.ca, certs.ca.slice(0, 100)],
       }),
-    Deno.errors.InvalidData,
-    "Unable to add pem file to certificate store",
+    TypeError,
+    'Cannot send the message: caCerts[1] holds a PEM certificate that cannot be read: section end "-----END CERTIFICATE-----" missing',
+  );
+  await assertRejects(
+    () =>
+      sendMessage("x", {
+        port: 1,
+        tls: true,
+        caCerts: [
+          "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        ],
+      }),
+    TypeError,
+    "caCerts[0] holds a PEM certificate that cannot be read: ",
   );
 });
 
@@ -390,8 +400,16 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
   );
 });
 
+/** A file holding the start of the server certificate only. */
+async function writeCutShort(certs: TestCertificates): Promise<string> {
+  const file = `${certs.dir}/cut-short.pem`;
+  await Deno.writeTextFile(file, certs.cert.slice(0, 100));
+  return file;
+}
+
 Deno.test("server.ts refuses bad --cert/--key with one line and the documented exit code", async () => {
   await using certs = await makeTestCertificates();
+  const cutShort = await writeCutShort(certs);
   const serve = (permissions: string[], tls: string[]) =>
     runDeno(permissions, "server.ts", [
       "--hostname",
@@ -429,6 +447,12 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
       1,
       `Cannot use --cert ${certs.certFile} with --key ${certs.caKeyFile}: `,
     ],
+    [
+      ["-N", "-R"],
+      ["--cert", cutShort, "--key", certs.keyFile],
+      1,
+      `--cert ${cutShort} holds a PEM certificate that cannot be read: section end "-----END CERTIFICATE-----" missing`,
+    ],
   ];
   for (const [permissions, tls, code, message] of cases) {
     const result = await serve(permissions, tls);
@@ -442,6 +466,7 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
 
 Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable", async () => {
   await using certs = await makeTestCertificates();
+  const cutShort = await writeCutShort(certs);
   const cases: [string[], string[], number, string][] = [
     [["-N", "-R"], ["--ca", certs.caFile, "Halo"], 2, "--ca needs --tls"],
     [
@@ -462,6 +487,18 @@ Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable",
       ["--tls", "--ca", certs.keyFile],
       1,
       `--ca ${certs.keyFile} is not a PEM certificate`,
+    ],
+    [
+      ["-N", "-R"],
+      ["--tls", "--ca", cutShort, "Halo"],
+      1,
+      `--ca ${cutShort} holds a PEM certificate that cannot be read: section end "-----END CERTIFICATE-----" missing`,
+    ],
+    [
+      ["-N", "-R"],
+      ["greet", "--url", "https://127.0.0.1:1/", "--ca", cutShort],
+      1,
+      `--ca ${cutShort} holds a PEM certificate that cannot be read`,
     ],
   ];
   for (const [permissions, args, code, message] of cases) {
