@@ -258,6 +258,10 @@ function refused(address: string): CliError {
  * server's CA, or check that the server speaks TLS at all.
  */
 function tlsHint(detail: string, ca: string | undefined): string {
+  // What a plain `openssl req -x509` makes: rustls refuses it as a server's.
+  if (/CaUsedAsEndEntity/.test(detail)) {
+    return " (the server's certificate is itself a CA certificate, which Deno refuses: make a CA and a server certificate it signs, as docs/tls.md shows)";
+  }
   if (!/certificate/i.test(detail)) {
     return ` (is the server using TLS, as ${SERVER} --cert/--key?)`;
   }

@@ -400,6 +400,40 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
   );
 });
 
+Deno.test("client.ts explains a server certificate that is itself a CA, as a plain openssl req -x509 makes", async () => {
+  await using certs = await makeTestCertificates();
+  await using server = new Spawned(["-N", "-R"], "server.ts", [
+    "--hostname",
+    "127.0.0.1",
+    "--http-port",
+    "0",
+    "--echo-port",
+    "0",
+    "--cert",
+    certs.caFile,
+    "--key",
+    certs.caKeyFile,
+  ]);
+  const httpsPort = (await server.waitFor(HTTPS_LINE))[1]!;
+  const tlsPort = (await server.waitFor(TLS_LINE))[1]!;
+  const client = (args: string[]) =>
+    runDeno(["-N", "-R"], "client.ts", [...args, "--ca", certs.caFile]);
+  for (
+    const result of [
+      await client(["--tls", "--port", tlsPort, "Halo"]),
+      await client(["greet", "--url", `https://127.0.0.1:${httpsPort}/`]),
+    ]
+  ) {
+    assertEquals([result.code, result.stdout], [1, ""]);
+    assertOneLineError(result.stderr, "client.ts");
+    assertMatch(
+      result.stderr,
+      /CaUsedAsEndEntity.*\(the server's certificate is itself a CA certificate, which Deno refuses: make a CA and a server certificate it signs, as docs\/tls\.md shows\)$/m,
+    );
+  }
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+});
+
 /** A file holding the start of the server certificate only. */
 async function writeCutShort(certs: TestCertificates): Promise<string> {
   const file = `${certs.dir}/cut-short.pem`;
