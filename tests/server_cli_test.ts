@@ -626,6 +626,45 @@ const WITH_NON_BLOCKING_STDERR = pythonWrapper(
 // reading loses at most that much of what was written.
 const WITH_SMALL_STDERR_PIPE = pythonWrapper("fcntl.fcntl(2, 1031, 4096)");
 
+/**
+ * Sends greetings with a name of over 180 characters, numbered: each is
+ * logged as one line of about 260 bytes.
+ */
+class LoggedRequests {
+  sent = 0;
+  readonly #url: string;
+
+  constructor(port: number) {
+    this.#url = `http://127.0.0.1:${port}/?name=${"x".repeat(180)}`;
+  }
+
+  async send(count: number): Promise<void> {
+    for (const end = this.sent + count; this.sent < end;) {
+      const response = await fetch(`${this.#url}${this.sent++}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+    }
+  }
+}
+
+/**
+ * Checks that each line is a whole access line of {@linkcode LoggedRequests}
+ * and returns how many lines the server said it dropped.
+ */
+function checkLog(lines: string[], stdout: string): number {
+  for (const line of lines) {
+    assertMatch(
+      line,
+      /^\S+Z 127\.0\.0\.1:\d+ GET \/\?name=x+\d+ 200 \d+B [\d.]+ms$/,
+    );
+  }
+  return Number(
+    stdout.match(/Server stopped \((\d+) log lines dropped\)/)?.[1],
+  );
+}
+
 Deno.test({
   ignore: !HAS_PYTHON,
   name:
@@ -637,40 +676,21 @@ Deno.test({
     ["--http-port", "0", "--no-echo"],
     WITH_NON_BLOCKING_STDERR,
   );
-  const url = `http://127.0.0.1:${port(await server.waitFor(HTTP_LINE))}/`;
-  const name = "x".repeat(180);
-  let sent = 0;
-  const send = async (count: number) => {
-    for (const end = sent + count; sent < end;) {
-      const response = await fetch(`${url}?name=${name}${sent++}`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      assertEquals(response.status, 200);
-      await response.body?.cancel();
-    }
-  };
+  const requests = new LoggedRequests(port(await server.waitFor(HTTP_LINE)));
   // Unread until the pipe (64 KiB), the batch being written and the backlog
   // (256 KiB) are full: about 2,500 lines, more if the batches were small.
-  while (!/dropping log lines/.test(server.stdout) && sent < 10_000) {
-    await send(100);
+  while (!/dropping log lines/.test(server.stdout) && requests.sent < 10_000) {
+    await requests.send(100);
   }
   // Read now: what follows a line cut by a full pipe shows whether it was
   // finished.
   const stderr = new Response(server.child.stderr).text();
-  await send(50);
+  await requests.send(50);
   assertEquals((await server.stop("SIGTERM")).code, 0);
   const lines = (await stderr).trimEnd().split("\n");
-  const dropped = Number(
-    server.stdout.match(/Server stopped \((\d+) log lines dropped\)/)?.[1],
-  );
-  for (const line of lines) {
-    assertMatch(
-      line,
-      /^\S+Z 127\.0\.0\.1:\d+ GET \/\?name=x+\d+ 200 \d+B [\d.]+ms$/,
-    );
-  }
+  const dropped = checkLog(lines, server.stdout);
   assert(dropped > 0, server.stdout);
-  assertEquals(lines.length + dropped, sent);
+  assertEquals(lines.length + dropped, requests.sent);
 });
 
 Deno.test({
@@ -684,23 +704,12 @@ Deno.test({
     ["--http-port", "0", "--no-echo"],
     WITH_SMALL_STDERR_PIPE,
   );
-  const url = `http://127.0.0.1:${port(await server.waitFor(HTTP_LINE))}/`;
-  const name = "x".repeat(180);
-  let sent = 0;
-  const send = async (count: number) => {
-    for (const end = sent + count; sent < end;) {
-      const response = await fetch(`${url}?name=${name}${sent++}`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      assertEquals(response.status, 200);
-      await response.body?.cancel();
-    }
-  };
+  const requests = new LoggedRequests(port(await server.waitFor(HTTP_LINE)));
   // The first lines fill the 4 KiB pipe and hold their batch's write; the
   // next 400 (about 100 KiB) wait behind it and go out as one batch.
-  await send(20);
+  await requests.send(20);
   await delay(100);
-  await send(400);
+  await requests.send(400);
   // Reading half of that batch, then going away, breaks its write in the
   // middle: what was read was written, the rest is dropped.
   const reader = server.child.stderr.pipeThrough(new TextDecoderStream())
@@ -714,23 +723,15 @@ Deno.test({
   await reader.cancel();
   const lines = text.slice(0, text.lastIndexOf("\n")).split("\n");
   await delay(100);
-  await send(10);
+  await requests.send(10);
   assertEquals((await server.stop("SIGTERM")).code, 0);
-  const dropped = Number(
-    server.stdout.match(/Server stopped \((\d+) log lines dropped\)/)?.[1],
-  );
-  for (const line of lines) {
-    assertMatch(
-      line,
-      /^\S+Z 127\.0\.0\.1:\d+ GET \/\?name=x+\d+ 200 \d+B [\d.]+ms$/,
-    );
-  }
+  const dropped = checkLog(lines, server.stdout);
   // Written but unread: what the pipe held when the test stopped reading,
   // 4 KiB, at most 16 lines of more than 250 bytes.
-  const lost = sent - lines.length - dropped;
+  const lost = requests.sent - lines.length - dropped;
   assert(
     lost >= 0 && lost <= 16,
-    `${sent} sent, ${lines.length} read, ${dropped} dropped`,
+    `${requests.sent} sent, ${lines.length} read, ${dropped} dropped`,
   );
   assert(dropped > 10, server.stdout);
 });

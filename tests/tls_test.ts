@@ -302,24 +302,33 @@ function assertOneLineError(stderr: string, program: string): void {
   assertMatch(stderr, new RegExp(`^${program.replace(".", "\\.")}: [^\n]+\n`));
 }
 
+/** server.ts serving HTTPS and TLS with `cert` and `key`, on free ports. */
+function spawnTlsServer(
+  permissions: string[],
+  cert: string,
+  key: string,
+): Spawned {
+  return new Spawned(permissions, "server.ts", [
+    "--hostname",
+    "127.0.0.1",
+    "--http-port",
+    "0",
+    "--echo-port",
+    "0",
+    "--cert",
+    cert,
+    "--key",
+    key,
+  ]);
+}
+
 Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca and greet --ca", async () => {
   await using certs = await makeTestCertificates();
   // Read permission for exactly the two files is enough.
-  await using server = new Spawned(
+  await using server = spawnTlsServer(
     ["-N", `--allow-read=${certs.certFile},${certs.keyFile}`],
-    "server.ts",
-    [
-      "--hostname",
-      "127.0.0.1",
-      "--http-port",
-      "0",
-      "--echo-port",
-      "0",
-      "--cert",
-      certs.certFile,
-      "--key",
-      certs.keyFile,
-    ],
+    certs.certFile,
+    certs.keyFile,
   );
   const httpsPort = (await server.waitFor(HTTPS_LINE))[1]!;
   const tlsPort = (await server.waitFor(TLS_LINE))[1]!;
@@ -402,18 +411,11 @@ Deno.test("server.ts --cert/--key serves HTTPS and TLS to client.ts --tls --ca a
 
 Deno.test("client.ts explains a server certificate that is itself a CA, as a plain openssl req -x509 makes", async () => {
   await using certs = await makeTestCertificates();
-  await using server = new Spawned(["-N", "-R"], "server.ts", [
-    "--hostname",
-    "127.0.0.1",
-    "--http-port",
-    "0",
-    "--echo-port",
-    "0",
-    "--cert",
+  await using server = spawnTlsServer(
+    ["-N", "-R"],
     certs.caFile,
-    "--key",
     certs.caKeyFile,
-  ]);
+  );
   const httpsPort = (await server.waitFor(HTTPS_LINE))[1]!;
   const tlsPort = (await server.waitFor(TLS_LINE))[1]!;
   const client = (args: string[]) =>
