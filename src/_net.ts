@@ -23,10 +23,18 @@ export function pemCertificateError(pem: string): string | undefined {
     Deno.createHttpClient({ caCerts: [pem] }).close();
     return undefined;
   } catch (error) {
-    return (error as Error).message.replace(
+    const detail = (error as Error).message.replace(
       /^Unable to add pem file to certificate store: /,
       "",
     );
+    // Deno names these by the Rust error's name only.
+    if (/^Invalid(Byte|Length|LastSymbol|Padding)\b/.test(detail)) {
+      return `the text between its BEGIN and END lines is not base64 (${detail})`;
+    }
+    if (/BadEncoding/.test(detail)) {
+      return `its base64 text is not a DER certificate (${detail})`;
+    }
+    return detail;
   }
 }
 

@@ -263,7 +263,19 @@ Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async 
         ],
       }),
     TypeError,
-    "caCerts[0] holds a PEM certificate that cannot be read: ",
+    "caCerts[0] holds a PEM certificate that cannot be read: the text between its BEGIN and END lines is not base64 (InvalidByte(",
+  );
+  await assertRejects(
+    () =>
+      sendMessage("x", {
+        port: 1,
+        tls: true,
+        caCerts: [
+          "-----BEGIN CERTIFICATE-----\nQUJDRA==\n-----END CERTIFICATE-----\n",
+        ],
+      }),
+    TypeError,
+    "caCerts[0] holds a PEM certificate that cannot be read: its base64 text is not a DER certificate (",
   );
 });
 
