@@ -15,7 +15,9 @@ export function formatHostPort(hostname: string, port: number): string {
  * Why Deno cannot read the PEM certificates in `pem` (a block cut short, a
  * body that is not base64, ...), or `undefined` if it can. Only Deno's parser
  * knows, and an HTTP client is the one place it runs without connecting
- * anywhere (about 40 µs); `Deno.startTls` would only say so after connecting.
+ * anywhere (40 µs for one certificate, 1.2 ms for a bundle of 140: what
+ * `Deno.startTls` spends on them again); `Deno.startTls` would only say so
+ * after connecting.
  * Text without any certificate is not an error here.
  */
 export function pemCertificateError(pem: string): string | undefined {
