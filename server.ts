@@ -264,6 +264,10 @@ class StderrLog {
   #pending = new LogBuffer(LOG_BACKLOG_BYTES);
   #spare = new LogBuffer(LOG_BACKLOG_BYTES);
   #pendingLines = 0;
+  /** Lines of the batch being written not known to be written whole. */
+  #writingLines = 0;
+  /** A write is under way: the reader may have taken part of it already. */
+  #inWrite = false;
   #writing: Promise<void> | undefined;
   /** Ends the wait for more lines early: a full batch, or a flush. */
   #wake: (() => void) | undefined;
@@ -324,9 +328,11 @@ class StderrLog {
       this.#spare = batch;
       this.#pendingLines = 0;
       const bytes = batch.bytes();
+      this.#writingLines = lines;
       let written = 0;
       try {
         while (written < bytes.length) {
+          this.#inWrite = true;
           try {
             written += await Deno.stderr.write(bytes.subarray(written));
           } catch (error) {
@@ -334,6 +340,9 @@ class StderrLog {
             // may have stopped in the middle of a line, so the rest waits as
             // for a blocking pipe, and later lines wait in the backlog.
             if (!(error instanceof Deno.errors.WouldBlock)) throw error;
+            this.#inWrite = false;
+            this.#writingLines = lines -
+              countLines(bytes.subarray(0, written));
             await new Promise((resolve) => setTimeout(resolve, LOG_BATCH_MS));
           }
         }
@@ -349,6 +358,8 @@ class StderrLog {
         this.#pendingLines = 0;
         this.#pending.clear();
       }
+      this.#inWrite = false;
+      this.#writingLines = 0;
       batch.clear();
     }
     this.#writing = undefined;
@@ -364,6 +375,18 @@ class StderrLog {
       };
     });
     this.#wake = undefined;
+  }
+
+  /**
+   * Lines dropped, or lost if the program exits now, and whether that is
+   * only an upper bound: a write under way (to a reader that does not read)
+   * may already have put some of its lines out.
+   */
+  lost(): { lines: number; atMost: boolean } {
+    return {
+      lines: this.dropped + this.#pendingLines + this.#writingLines,
+      atMost: this.#inWrite,
+    };
   }
 
   /** `reason` says why, for the notice at the first drop. */
@@ -604,11 +627,13 @@ async function main(args: string[]): Promise<void> {
   clearTimeout(giveUp);
   removeSignalListeners();
   const flushed = await log.flush(1_000);
-  const dropped = log.dropped === 1
-    ? " (1 log line dropped)"
-    : log.dropped > 1
-    ? ` (${log.dropped} log lines dropped)`
-    : "";
+  // Not flushed, the lines still waiting are lost when the program exits.
+  const lost = log.lost();
+  const dropped = lost.lines === 0
+    ? ""
+    : ` (${lost.atMost ? "up to " : ""}${
+      lost.lines === 1 ? "1 log line" : `${lost.lines} log lines`
+    } dropped)`;
   say(`Server stopped${dropped}.`);
   // Deno.serve cannot cut its connections once shutdown() has begun (its
   // `signal` then throws BadResource), and a write to a stderr nobody reads

@@ -483,6 +483,43 @@ Deno.test("server.ts is not held up by a stderr nobody reads: it drops log lines
   }
 });
 
+Deno.test("server.ts stopping while nobody reads its stderr counts the log lines it could not write", async () => {
+  await using server = new RawServer(["--http-port", "0", "--no-echo"]);
+  const url = `http://127.0.0.1:${port(await server.waitFor(HTTP_LINE))}/`;
+  // About 270 bytes of log a request: more than a pipe holds (64 KiB), less
+  // than the backlog (256 KiB), so nothing is dropped before the stop.
+  const name = "x".repeat(200);
+  const requests = 600;
+  for (let i = 0; i < requests; i++) {
+    const response = await fetch(`${url}?name=${name}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    await response.body?.cancel();
+  }
+  // The server gives up on the log a second after the stop: read it only then.
+  assertEquals((await server.stop("SIGTERM")).code, 0);
+  const stderr = await new Response(server.child.stderr).text();
+  // Whole lines only, but for the one the write in flight may have cut.
+  const lines = stderr.split("\n").slice(0, -1);
+  for (const line of lines) {
+    assertMatch(
+      line,
+      /^\S+Z 127\.0\.0\.1:\d+ GET \/\?name=x+… 200 \d+B [\d.]+ms$/,
+    );
+  }
+  const lost = Number(
+    server.stdout.match(
+      /^Server stopped \(up to (\d+) log lines dropped\)\.$/m,
+    )?.[1],
+  );
+  // The write in flight at the stop may have put some of its lines into the
+  // pipe: they are counted too, hence "up to"; no line goes uncounted.
+  assert(
+    lost <= requests && lines.length + lost >= requests,
+    `${lines.length} lines written, ${server.stdout}`,
+  );
+});
+
 Deno.test("server.ts stops gracefully on a signal sent as soon as it says it listens", async () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await using server = startServer(["--no-http", "--echo-port", "0"]);
