@@ -214,6 +214,22 @@ const PEM_BEGIN = {
  */
 const MAX_PEM_BYTES = 1024 * 1024;
 
+/**
+ * What `path` is if not a regular file: a pipe (`mkfifo`, `<(...)`) may never
+ * end, or never be opened for writing, and would hang the program.
+ */
+function notAFile(path: string): string | undefined {
+  const info = Deno.statSync(path);
+  if (info.isFile) return undefined;
+  return info.isDirectory
+    ? "a folder"
+    : info.isFifo
+    ? "a pipe"
+    : info.isSocket
+    ? "a socket"
+    : "a device";
+}
+
 /** The text of `path`, or what `tooLong` makes once it passes `max` bytes. */
 function readUpTo(path: string, max: number, tooLong: () => Error): string {
   using file = Deno.openSync(path);
@@ -251,6 +267,12 @@ export function readPemFlag(
   }
   let text: string;
   try {
+    const kind = notAFile(path);
+    if (kind !== undefined) {
+      throw new CliError(
+        `Cannot read --${flag} ${path}: it is ${kind}, not a file`,
+      );
+    }
     text = readUpTo(path, MAX_PEM_BYTES, () =>
       new CliError(
         `Cannot read --${flag} ${path}: it is longer than ${MAX_PEM_BYTES} bytes, too long for a PEM file`,

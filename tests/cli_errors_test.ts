@@ -422,3 +422,46 @@ Deno.test("server.ts --cert and client.ts --ca: a file far too big for PEM is re
     await Deno.remove(big);
   }
 });
+
+Deno.test({
+  name:
+    `server.ts --cert and client.ts --ca: a named pipe or a folder is refused, not waited on${
+      Deno.build.os === "windows" ? " (ignored: no mkfifo on Windows)" : ""
+    }`,
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      // Opening a named pipe nobody writes to waits forever.
+      const fifo = `${dir}/ca.pem`;
+      const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      assert(made.success);
+      const permissions = ["-N", "-R"];
+      const options = { permissions, timeoutMs: 10_000 };
+      const [server, client, folder] = await Promise.all([
+        run("server.ts", ["--cert", fifo, "--key", fifo, "--http-port", "0"], {
+          permissions,
+        }),
+        run("client.ts", ["--tls", "--ca", fifo, "x"], options),
+        run("client.ts", ["--tls", "--ca", dir, "x"], options),
+      ]);
+      assertFailure(
+        server,
+        "server.ts",
+        `Cannot read --cert ${fifo}: it is a pipe, not a file`,
+      );
+      assertFailure(
+        client,
+        "client.ts",
+        `Cannot read --ca ${fifo}: it is a pipe, not a file`,
+      );
+      assertFailure(
+        folder,
+        "client.ts",
+        `Cannot read --ca ${dir}: it is a folder, not a file`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
