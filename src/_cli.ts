@@ -4,7 +4,11 @@
 // program calls `parseArgs` itself, so its flags keep their types; these are the pieces every
 // program needs around that call.
 
-import { formatHostPort, pemCertificateError } from "./_net.ts";
+import {
+  formatHostPort,
+  indentedPemHint,
+  pemCertificateError,
+} from "./_net.ts";
 
 /** Exit code for bad command-line usage (unknown flag, bad value), as BSD's EX_USAGE-style 2. */
 export const EXIT_USAGE = 2;
@@ -203,9 +207,9 @@ export function requireNetAccess(
 
 /** The first line of the PEM block a `--cert`, `--key` or `--ca` file must hold. */
 const PEM_BEGIN = {
-  certificate: /-----BEGIN CERTIFICATE-----/,
+  certificate: /^-----BEGIN CERTIFICATE-----/m,
   // "RSA PRIVATE KEY" and "EC PRIVATE KEY" (PKCS#1, SEC1) too: Deno takes them.
-  "private key": /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/,
+  "private key": /^-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/m,
 } as const;
 
 /**
@@ -288,7 +292,9 @@ export function readPemFlag(
   }
   if (!PEM_BEGIN[kind].test(text)) {
     throw new CliError(
-      `--${flag} ${path} is not a PEM ${kind}: it has no "-----BEGIN ${kind.toUpperCase()}-----" line`,
+      `--${flag} ${path} is not a PEM ${kind}: it has no "-----BEGIN ${kind.toUpperCase()}-----" line${
+        indentedPemHint(text)
+      }`,
     );
   }
   const error = kind === "certificate" ? pemCertificateError(text) : undefined;

@@ -41,6 +41,17 @@ export function pemCertificateError(pem: string): string | undefined {
 }
 
 /**
+ * A hint for PEM text whose BEGIN line is indented (PEM text in an indented
+ * template literal, say), which Deno's parser skips without a word; `""` for
+ * any other text.
+ */
+export function indentedPemHint(pem: string): string {
+  return /^[ \t]+-----BEGIN /m.test(pem)
+    ? " (its BEGIN line is indented: Deno only reads one that starts the line)"
+    : "";
+}
+
+/**
  * Whether `error` is the peer going away (reset, closed pipe, ...): an ordinary
  * event on a TCP connection, not a failure worth reporting.
  */

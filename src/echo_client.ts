@@ -14,6 +14,7 @@ import {
   checkType,
   describe,
   formatHostPort,
+  indentedPemHint,
   invalidHostname,
   isDisconnectError,
   pemCertificateError,
@@ -141,6 +142,7 @@ export class ResponseTooLargeError extends RangeError {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
+const PEM_CERTIFICATE_LINE = /^-----BEGIN CERTIFICATE-----/m;
 const SEND = "Cannot send the message";
 
 /**
@@ -369,11 +371,14 @@ function checkOptions(message: unknown, options: SendOptions): void {
   // Deno skips text without a PEM certificate silently: the handshake would
   // then fail as if the CA were simply not trusted.
   const bad = caCerts.findIndex((pem) =>
-    typeof pem !== "string" || !pem.includes(PEM_CERTIFICATE)
+    typeof pem !== "string" || !PEM_CERTIFICATE_LINE.test(pem)
   );
   if (bad !== -1) {
+    const pem = caCerts[bad];
     throw new TypeError(
-      `${SEND}: caCerts[${bad}] is not a PEM certificate: no "${PEM_CERTIFICATE}" line`,
+      `${SEND}: caCerts[${bad}] is not a PEM certificate: no "${PEM_CERTIFICATE}" line${
+        typeof pem === "string" ? indentedPemHint(pem) : ""
+      }`,
     );
   }
   for (const [i, pem] of caCerts.entries()) {

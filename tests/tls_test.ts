@@ -241,6 +241,18 @@ Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async 
     TypeError,
     'caCerts[1] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line',
   );
+  // Deno skips a block whose BEGIN line is indented (PEM text in an indented
+  // template literal), and the handshake would fail as if untrusted.
+  await assertRejects(
+    () =>
+      sendMessage("x", {
+        port: 1,
+        tls: true,
+        caCerts: [certs.ca.replaceAll(/^/gm, "    ")],
+      }),
+    TypeError,
+    'caCerts[0] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line (its BEGIN line is indented: Deno only reads one that starts the line)',
+  );
   // A block cut short, or one that is not base64, too: before connecting, in
   // the library's words, not as an untrusted handshake.
   await assertRejects(
@@ -515,6 +527,8 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
 Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable", async () => {
   await using certs = await makeTestCertificates();
   const cutShort = await writeCutShort(certs);
+  const indented = `${certs.dir}/indented.pem`;
+  await Deno.writeTextFile(indented, certs.ca.replaceAll(/^/gm, "  "));
   const cases: [string[], string[], number, string][] = [
     [["-N", "-R"], ["--ca", certs.caFile, "Halo"], 2, "--ca needs --tls"],
     [
@@ -535,6 +549,12 @@ Deno.test("client.ts refuses --tls/--ca where they do not apply, or unreadable",
       ["--tls", "--ca", certs.keyFile],
       1,
       `--ca ${certs.keyFile} is not a PEM certificate`,
+    ],
+    [
+      ["-N", "-R"],
+      ["--tls", "--ca", indented, "Halo"],
+      1,
+      `--ca ${indented} is not a PEM certificate: it has no "-----BEGIN CERTIFICATE-----" line (its BEGIN line is indented: Deno only reads one that starts the line)`,
     ],
     [
       ["-N", "-R"],
