@@ -123,6 +123,12 @@ export function schedule(callback: () => void, ms: number): () => void {
 /** A value as an error message shows it: `NaN`, `"80"`, `ArrayBuffer`. */
 export function describe(value: unknown): string {
   if (typeof value === "function") return "a function";
+  // Shown whole, a PEM text would spread the message over many lines.
+  if (typeof value === "string" && value.length > 40) {
+    return `a string of ${value.length} characters, ${
+      JSON.stringify(value.slice(0, 30))
+    }…`;
+  }
   if (typeof value === "object" && value !== null) {
     return value.constructor?.name ?? "an object";
   }

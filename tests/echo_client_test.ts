@@ -14,7 +14,7 @@ import {
   type SendOptions,
   startEchoServer,
 } from "../mod.ts";
-import { formatHostPort, schedule, writeAll } from "../src/_net.ts";
+import { describe, formatHostPort, schedule, writeAll } from "../src/_net.ts";
 import { denoRunArgs } from "./_helpers.ts";
 import {
   Background,
@@ -369,7 +369,7 @@ Deno.test("startEchoServer() and sendMessage() name the hostname option when no 
           type: "TypeError",
           message:
             `${context}: hostname must be a host name or IP address, got ${
-              Deno.inspect(hostname)
+              describe(hostname)
             }`,
         }),
       )

@@ -241,6 +241,17 @@ Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async 
     TypeError,
     'caCerts[1] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line',
   );
+  // A PEM text not in an array: named, not printed whole over many lines.
+  await assertRejects(
+    () =>
+      sendMessage("x", {
+        port: 1,
+        tls: true,
+        caCerts: certs.ca as unknown as string[],
+      }),
+    TypeError,
+    `Cannot send the message: caCerts must be an array of PEM certificates, got a string of ${certs.ca.length} characters, "-----BEGIN CERTIFICATE-----\\nMI"…`,
+  );
   // Deno skips a block whose BEGIN line is indented (PEM text in an indented
   // template literal), and the handshake would fail as if untrusted.
   await assertRejects(
