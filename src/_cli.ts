@@ -297,6 +297,16 @@ export function readPemFlag(
       }`,
     );
   }
+  // PKCS#8 ("ENCRYPTED PRIVATE KEY") or the older PEM header: Deno would say
+  // only "No keys found in key data".
+  if (
+    kind === "private key" &&
+    /^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(text)
+  ) {
+    throw new CliError(
+      `--${flag} ${path} is encrypted with a passphrase, which Deno cannot use: decrypt it with openssl pkey -in ${path} -out key.pem`,
+    );
+  }
   const error = kind === "certificate" ? pemCertificateError(text) : undefined;
   if (error !== undefined) {
     throw new CliError(

@@ -481,6 +481,23 @@ async function writeCutShort(certs: TestCertificates): Promise<string> {
 Deno.test("server.ts refuses bad --cert/--key with one line and the documented exit code", async () => {
   await using certs = await makeTestCertificates();
   const cutShort = await writeCutShort(certs);
+  // Deno only reads a key without a passphrase, and says "No keys found".
+  const encrypted = `${certs.dir}/encrypted-key.pem`;
+  const made = await new Deno.Command("openssl", {
+    args: [
+      "pkey",
+      "-in",
+      certs.keyFile,
+      "-aes-128-cbc",
+      "-passout",
+      "pass:secret",
+      "-out",
+      encrypted,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert(made.success);
   const serve = (permissions: string[], tls: string[]) =>
     runDeno(permissions, "server.ts", [
       "--hostname",
@@ -517,6 +534,12 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
       ["--cert", certs.certFile, "--key", certs.caKeyFile],
       1,
       `Cannot use --cert ${certs.certFile} with --key ${certs.caKeyFile}: `,
+    ],
+    [
+      ["-N", "-R"],
+      ["--cert", certs.certFile, "--key", encrypted],
+      1,
+      `--key ${encrypted} is encrypted with a passphrase, which Deno cannot use: decrypt it with openssl pkey -in ${encrypted} -out key.pem`,
     ],
     [
       ["-N", "-R"],
