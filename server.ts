@@ -223,10 +223,13 @@ function bindError(
     (error instanceof Deno.errors.InvalidData ||
       /\bkeys?\b|certificate/i.test(describeError(error)))
   ) {
+    const detail = describeError(error);
+    // Deno's words for a key it cannot sign with, whatever its kind.
+    const hint = /failed to parse private key/.test(detail)
+      ? " (Deno takes RSA keys of 2048 bits or more, ECDSA keys and Ed25519 keys)"
+      : "";
     throw new CliError(
-      `Cannot use --cert ${tlsFiles.cert} with --key ${tlsFiles.key}: ${
-        describeError(error)
-      }`,
+      `Cannot use --cert ${tlsFiles.cert} with --key ${tlsFiles.key}: ${detail}${hint}`,
     );
   }
   throw listenError(error, address);

@@ -31,7 +31,8 @@ export interface TestCertificates extends AsyncDisposable {
 // P-256 keys: generated in milliseconds, unlike RSA.
 const KEY_OPTIONS = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 
-async function openssl(args: string[]): Promise<void> {
+/** Runs openssl with `args`, throwing with its stderr if it fails. */
+export async function openssl(args: string[]): Promise<void> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(OPENSSL, {

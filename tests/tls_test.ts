@@ -30,7 +30,11 @@ import {
   waitUntil,
 } from "./_echo_helpers.ts";
 import { runDeno, Spawned } from "./_helpers.ts";
-import { makeTestCertificates, type TestCertificates } from "./_tls.ts";
+import {
+  makeTestCertificates,
+  openssl,
+  type TestCertificates,
+} from "./_tls.ts";
 
 const encoder = new TextEncoder();
 // A TLS record header: content type 21 (alert), then version 3.x.
@@ -483,21 +487,27 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
   const cutShort = await writeCutShort(certs);
   // Deno only reads a key without a passphrase, and says "No keys found".
   const encrypted = `${certs.dir}/encrypted-key.pem`;
-  const made = await new Deno.Command("openssl", {
-    args: [
-      "pkey",
-      "-in",
-      certs.keyFile,
-      "-aes-128-cbc",
-      "-passout",
-      "pass:secret",
-      "-out",
-      encrypted,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert(made.success);
+  await openssl([
+    "pkey",
+    "-in",
+    certs.keyFile,
+    "-aes-128-cbc",
+    "-passout",
+    "pass:secret",
+    "-out",
+    encrypted,
+  ]);
+  // Deno cannot sign with an RSA key under 2048 bits: "failed to parse".
+  const rsa1024 = `${certs.dir}/rsa-1024-key.pem`;
+  await openssl([
+    "genpkey",
+    "-algorithm",
+    "rsa",
+    "-pkeyopt",
+    "rsa_keygen_bits:1024",
+    "-out",
+    rsa1024,
+  ]);
   const serve = (permissions: string[], tls: string[]) =>
     runDeno(permissions, "server.ts", [
       "--hostname",
@@ -534,6 +544,12 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
       ["--cert", certs.certFile, "--key", certs.caKeyFile],
       1,
       `Cannot use --cert ${certs.certFile} with --key ${certs.caKeyFile}: `,
+    ],
+    [
+      ["-N", "-R"],
+      ["--cert", certs.certFile, "--key", rsa1024],
+      1,
+      `Cannot use --cert ${certs.certFile} with --key ${rsa1024}: unexpected error: failed to parse private key as RSA, ECDSA, or EdDSA (Deno takes RSA keys of 2048 bits or more, ECDSA keys and Ed25519 keys)`,
     ],
     [
       ["-N", "-R"],
