@@ -304,7 +304,7 @@ export function readPemFlag(
     /^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(text)
   ) {
     throw new CliError(
-      `--${flag} ${path} is encrypted with a passphrase, which Deno cannot use: decrypt it with openssl pkey -in ${path} -out key.pem`,
+      `--${flag} ${path} is encrypted with a passphrase, which Deno cannot use: decrypt it with openssl pkey -in ${path} -out key-plain.pem, then use that file`,
     );
   }
   const error = kind === "certificate" ? pemCertificateError(text) : undefined;

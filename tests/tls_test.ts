@@ -555,7 +555,7 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
       ["-N", "-R"],
       ["--cert", certs.certFile, "--key", encrypted],
       1,
-      `--key ${encrypted} is encrypted with a passphrase, which Deno cannot use: decrypt it with openssl pkey -in ${encrypted} -out key.pem`,
+      `--key ${encrypted} is encrypted with a passphrase, which Deno cannot use: decrypt it with openssl pkey -in ${encrypted} -out key-plain.pem, then use that file`,
     ],
     [
       ["-N", "-R"],
