@@ -256,54 +256,37 @@ Deno.test("sendMessage rejects caCerts without tls, or that are not PEM", async 
     TypeError,
     `Cannot send the message: caCerts must be an array of PEM certificates, got a string of ${certs.ca.length} characters, "-----BEGIN CERTIFICATE-----\\nMI"…`,
   );
-  // Deno skips a block whose BEGIN line is indented (PEM text in an indented
-  // template literal), and the handshake would fail as if untrusted.
-  await assertRejects(
-    () =>
-      sendMessage("x", {
-        port: 1,
-        tls: true,
-        caCerts: [certs.ca.replaceAll(/^/gm, "    ")],
-      }),
-    TypeError,
-    'caCerts[0] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line (its BEGIN line is indented: Deno only reads one that starts the line)',
-  );
-  // A block cut short, or one that is not base64, too: before connecting, in
-  // the library's words, not as an untrusted handshake.
-  await assertRejects(
-    () =>
-      sendMessage("x", {
-        port: 1,
-        tls: true,
-        caCerts: [certs.ca, certs.ca.slice(0, 100)],
-      }),
-    TypeError,
-    'Cannot send the message: caCerts[1] holds a PEM certificate that cannot be read: section end "-----END CERTIFICATE-----" missing',
-  );
-  await assertRejects(
-    () =>
-      sendMessage("x", {
-        port: 1,
-        tls: true,
-        caCerts: [
-          "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
-        ],
-      }),
-    TypeError,
-    "caCerts[0] holds a PEM certificate that cannot be read: the text between its BEGIN and END lines is not base64 (InvalidByte(",
-  );
-  await assertRejects(
-    () =>
-      sendMessage("x", {
-        port: 1,
-        tls: true,
-        caCerts: [
-          "-----BEGIN CERTIFICATE-----\nQUJDRA==\n-----END CERTIFICATE-----\n",
-        ],
-      }),
-    TypeError,
-    "caCerts[0] holds a PEM certificate that cannot be read: its base64 text is not a DER certificate (",
-  );
+  const pem = (body: string) =>
+    `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+  const unreadable: [string[], string][] = [
+    // Deno skips a block whose BEGIN line is indented (PEM text in an
+    // indented template literal): the handshake would fail as if untrusted.
+    [
+      [certs.ca.replaceAll(/^/gm, "    ")],
+      'caCerts[0] is not a PEM certificate: no "-----BEGIN CERTIFICATE-----" line (its BEGIN line is indented: Deno only reads one that starts the line)',
+    ],
+    // A block cut short, or one that is not base64 or not a certificate: before
+    // connecting, in the library's words, not as an untrusted handshake.
+    [
+      [certs.ca, certs.ca.slice(0, 100)],
+      'Cannot send the message: caCerts[1] holds a PEM certificate that cannot be read: section end "-----END CERTIFICATE-----" missing',
+    ],
+    [
+      [pem("not base64!")],
+      "caCerts[0] holds a PEM certificate that cannot be read: the text between its BEGIN and END lines is not base64 (InvalidByte(",
+    ],
+    [
+      [pem("QUJDRA==")],
+      "caCerts[0] holds a PEM certificate that cannot be read: its base64 text is not a DER certificate (",
+    ],
+  ];
+  for (const [caCerts, message] of unreadable) {
+    await assertRejects(
+      () => sendMessage("x", { port: 1, tls: true, caCerts }),
+      TypeError,
+      message,
+    );
+  }
 });
 
 Deno.test("the greeting handler on Deno.serve with cert/key answers fetch over HTTPS", async () => {
