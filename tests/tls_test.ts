@@ -324,6 +324,16 @@ function assertOneLineError(stderr: string, program: string): void {
   assertMatch(stderr, new RegExp(`^${program.replace(".", "\\.")}: [^\n]+\n`));
 }
 
+/** server.ts's flags for both servers on free loopback ports. */
+const FREE_PORTS = [
+  "--hostname",
+  "127.0.0.1",
+  "--http-port",
+  "0",
+  "--echo-port",
+  "0",
+];
+
 /** server.ts serving HTTPS and TLS with `cert` and `key`, on free ports. */
 function spawnTlsServer(
   permissions: string[],
@@ -331,12 +341,7 @@ function spawnTlsServer(
   key: string,
 ): Spawned {
   return new Spawned(permissions, "server.ts", [
-    "--hostname",
-    "127.0.0.1",
-    "--http-port",
-    "0",
-    "--echo-port",
-    "0",
+    ...FREE_PORTS,
     "--cert",
     cert,
     "--key",
@@ -492,15 +497,7 @@ Deno.test("server.ts refuses bad --cert/--key with one line and the documented e
     rsa1024,
   ]);
   const serve = (permissions: string[], tls: string[]) =>
-    runDeno(permissions, "server.ts", [
-      "--hostname",
-      "127.0.0.1",
-      "--http-port",
-      "0",
-      "--echo-port",
-      "0",
-      ...tls,
-    ]);
+    runDeno(permissions, "server.ts", [...FREE_PORTS, ...tls]);
   const cases: [string[], string[], number, string][] = [
     [["-N", "-R"], ["--cert", certs.certFile], 2, "--cert needs --key too"],
     [["-N", "-R"], ["--key", certs.keyFile], 2, "--key needs --cert too"],
